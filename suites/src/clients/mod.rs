@@ -1,0 +1,4 @@
+//! Protocol clients the checks share: a TLS prober and Celery's remote control over Redis.
+
+pub mod celery_control;
+pub mod tls_probe;

@@ -1,0 +1,114 @@
+//! A TLS handshake that reports what was negotiated and presented.
+//!
+//! reqwest only exposes the leaf certificate and the version; a conformance check also wants the
+//! cipher suite and the whole chain, so this speaks tokio-rustls directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::http::ensure_crypto_provider;
+
+/// What one successful handshake showed.
+#[derive(Clone, Debug)]
+pub struct Handshake {
+    /// e.g. `TLSv1_3`.
+    pub protocol: String,
+    pub cipher_suite: String,
+    /// DER of the certificates as the server sent them, leaf first.
+    pub chain: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("no CA certificate could be read from the PEM given")]
+    NoRoots,
+    #[error("`{0}` is not a valid TLS server name")]
+    BadServerName(String),
+    #[error("TCP connect to {addr} failed: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Handshake {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("no TLS answer from {addr} within {timeout:?}")]
+    Timeout { addr: String, timeout: Duration },
+}
+
+/// Connects to `addr`, sends `server_name` as SNI and verifies the chain against `roots_pem`.
+pub async fn handshake(
+    addr: &str,
+    server_name: &str,
+    roots_pem: &[u8],
+    timeout: Duration,
+) -> Result<Handshake, ProbeError> {
+    ensure_crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile_certs(roots_pem).ok_or(ProbeError::NoRoots)?;
+    for cert in certs {
+        roots.add(cert).map_err(|_| ProbeError::NoRoots)?;
+    }
+    if roots.is_empty() {
+        return Err(ProbeError::NoRoots);
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| ProbeError::BadServerName(server_name.to_owned()))?;
+    let connector = TlsConnector::from(Arc::new(config));
+
+    let work = async {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ProbeError::Connect {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|source| ProbeError::Handshake {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let (_, conn) = tls.get_ref();
+        Ok(Handshake {
+            protocol: conn
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+            chain: conn
+                .peer_certificates()
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.as_ref().to_vec())
+                .collect(),
+        })
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| ProbeError::Timeout {
+            addr: addr.to_owned(),
+            timeout,
+        })?
+}
+
+/// The certificates in a PEM bundle, or `None` when it holds none or is malformed.
+fn rustls_pemfile_certs(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+    certs.ok().filter(|c| !c.is_empty())
+}

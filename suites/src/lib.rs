@@ -1,0 +1,24 @@
+//! The checks of dify-conformance: what a conforming Dify deployment must do.
+//!
+//! A check gets a [`Target`] (URLs, the origin the console runs at, a TLS endpoint, the Celery
+//! broker) and returns [`Outcome`]s. Nothing here knows about Docker: the same checks run against
+//! a stack the harness started and against a deployment somebody already runs.
+//!
+//! Each suite is a module with one file per check family; [`Suite`] lists them.
+
+pub mod api;
+pub mod celery;
+pub mod clients;
+pub mod cors;
+mod http;
+mod outcome;
+mod secret;
+pub mod ssl;
+mod suite;
+mod target;
+pub mod web;
+
+pub use outcome::{Outcome, Status};
+pub use secret::{Secret, redact_url};
+pub use suite::{Check, Suite, run_suites};
+pub use target::{BrokerUrl, Target, TargetError, TlsEndpoint};

@@ -1,0 +1,128 @@
+//! The five suites and the checks in each.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Outcome;
+use crate::target::Target;
+
+/// A group of checks about one concern of the deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Suite {
+    Api,
+    Web,
+    Cors,
+    Ssl,
+    Celery,
+}
+
+/// One check: its id (`suite.name`) and what it proves, for plans and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub id: &'static str,
+    pub suite: Suite,
+    pub title: &'static str,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 5] = [
+        Suite::Api,
+        Suite::Web,
+        Suite::Cors,
+        Suite::Ssl,
+        Suite::Celery,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Api => "api",
+            Suite::Web => "web",
+            Suite::Cors => "cors",
+            Suite::Ssl => "ssl",
+            Suite::Celery => "celery",
+        }
+    }
+
+    pub fn checks(self) -> &'static [Check] {
+        match self {
+            Suite::Api => crate::api::CHECKS,
+            Suite::Web => crate::web::CHECKS,
+            Suite::Cors => crate::cors::CHECKS,
+            Suite::Ssl => crate::ssl::CHECKS,
+            Suite::Celery => crate::celery::CHECKS,
+        }
+    }
+
+    pub async fn run(self, target: &Target) -> Vec<Outcome> {
+        match self {
+            Suite::Api => crate::api::run(target).await,
+            Suite::Web => crate::web::run(target).await,
+            Suite::Cors => crate::cors::run(target).await,
+            Suite::Ssl => crate::ssl::run(target).await,
+            Suite::Celery => crate::celery::run(target).await,
+        }
+    }
+}
+
+impl fmt::Display for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Suite {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Suite::ALL
+            .into_iter()
+            .find(|suite| suite.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Suite::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown suite `{s}`; expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Runs `suites` one after another against `target`; outcomes come back in suite order.
+pub async fn run_suites(target: &Target, suites: &[Suite]) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for suite in suites {
+        outcomes.extend(suite.run(target).await);
+    }
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_id_is_prefixed_by_its_suite() {
+        for suite in Suite::ALL {
+            assert!(!suite.checks().is_empty(), "{suite} has no checks");
+            for check in suite.checks() {
+                assert_eq!(check.suite, suite);
+                assert!(
+                    check.id.starts_with(&format!("{}.", suite.name())),
+                    "{}",
+                    check.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parses_suite_names() {
+        assert_eq!("cors".parse::<Suite>(), Ok(Suite::Cors));
+        assert!(
+            "corz"
+                .parse::<Suite>()
+                .unwrap_err()
+                .contains("api, web, cors, ssl, celery")
+        );
+    }
+}

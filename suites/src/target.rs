@@ -1,0 +1,218 @@
+//! What the checks talk to: a deployment described by its endpoints, never by containers.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::secret::{Secret, redact_url};
+
+/// Origin the console web is assumed to run at when the deployment does not say
+/// (`CONSOLE_WEB_URL` empty means same-origin behind nginx).
+pub const DEFAULT_CONSOLE_ORIGIN: &str = "http://console.dify-conformance.test";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("{what} `{value}` is not a valid URL: {reason}")]
+    InvalidUrl {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{what} `{value}` must use {expected}")]
+    WrongScheme {
+        what: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// A TLS endpoint and what it should present.
+#[derive(Clone, Debug)]
+pub struct TlsEndpoint {
+    /// `host:port` to connect to.
+    pub addr: String,
+    /// Name sent as SNI and checked against the certificate.
+    pub server_name: String,
+    /// PEM of the CA certificate(s) to trust.
+    pub roots_pem: Vec<u8>,
+    /// DER of the leaf certificate the server must present, when the caller made it.
+    pub expected_leaf_der: Option<Vec<u8>>,
+}
+
+/// The Celery broker URL (`redis://:password@host:port/db`); its password never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrokerUrl(Secret);
+
+impl BrokerUrl {
+    pub fn parse(value: &str) -> Result<Self, TargetError> {
+        let url = Url::parse(value).map_err(|e| TargetError::InvalidUrl {
+            what: "broker URL",
+            value: redact_url(value),
+            reason: e.to_string(),
+        })?;
+        if url.scheme() != "redis" && url.scheme() != "rediss" {
+            return Err(TargetError::WrongScheme {
+                what: "broker URL",
+                value: redact_url(value),
+                expected: "redis:// or rediss://",
+            });
+        }
+        Ok(Self(Secret::new(value)))
+    }
+
+    /// The URL with its password, for the client that connects.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// The Redis database number (the URL path), 0 when absent.
+    pub fn db(&self) -> i64 {
+        Url::parse(self.0.expose())
+            .ok()
+            .and_then(|u| u.path().trim_start_matches('/').parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl std::fmt::Debug for BrokerUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(self.0.expose()))
+    }
+}
+
+impl std::fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(self.0.expose()))
+    }
+}
+
+/// A Dify deployment as the checks see it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    base_url: Url,
+    console_origin: String,
+    tls: Option<TlsEndpoint>,
+    broker: Option<BrokerUrl>,
+    request_timeout: Duration,
+}
+
+impl Target {
+    /// A target whose nginx answers at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Result<Self, TargetError> {
+        let url = Url::parse(base_url).map_err(|e| TargetError::InvalidUrl {
+            what: "base URL",
+            value: redact_url(base_url),
+            reason: e.to_string(),
+        })?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(TargetError::WrongScheme {
+                what: "base URL",
+                value: redact_url(base_url),
+                expected: "http:// or https://",
+            });
+        }
+        if url.host_str().is_none() {
+            return Err(TargetError::InvalidUrl {
+                what: "base URL",
+                value: base_url.to_string(),
+                reason: "it has no host".into(),
+            });
+        }
+        Ok(Self {
+            base_url: url,
+            console_origin: DEFAULT_CONSOLE_ORIGIN.to_string(),
+            tls: None,
+            broker: None,
+            request_timeout: Duration::from_secs(15),
+        })
+    }
+
+    /// The origin the console web runs at; console API CORS must allow it.
+    pub fn with_console_origin(mut self, origin: impl Into<String>) -> Self {
+        self.console_origin = origin.into();
+        self
+    }
+
+    pub fn with_tls(mut self, tls: TlsEndpoint) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    pub fn with_broker(mut self, broker: BrokerUrl) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// `path` (starting with `/`) joined onto the base URL, keeping any base path prefix.
+    pub fn url(&self, path: &str) -> String {
+        let base = self.base_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    pub fn console_origin(&self) -> &str {
+        &self.console_origin
+    }
+
+    pub fn tls(&self) -> Option<&TlsEndpoint> {
+        self.tls.as_ref()
+    }
+
+    pub fn broker(&self) -> Option<&BrokerUrl> {
+        self.broker.as_ref()
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_paths_onto_base() {
+        let t = Target::new("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(
+            t.url("/console/api/setup"),
+            "http://127.0.0.1:8080/console/api/setup"
+        );
+        let t = Target::new("https://dify.example/prefix").unwrap();
+        assert_eq!(t.url("/v1/"), "https://dify.example/prefix/v1/");
+    }
+
+    #[test]
+    fn rejects_bad_base_urls() {
+        assert!(matches!(
+            Target::new("localhost:80"),
+            Err(TargetError::WrongScheme { .. }) | Err(TargetError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Target::new("ftp://x"),
+            Err(TargetError::WrongScheme { .. })
+        ));
+        assert!(matches!(
+            Target::new("not a url"),
+            Err(TargetError::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn broker_url_hides_password_and_reads_db() {
+        let b = BrokerUrl::parse("redis://:difyai123456@127.0.0.1:6379/1").unwrap();
+        assert_eq!(b.db(), 1);
+        assert_eq!(b.to_string(), "redis://:***@127.0.0.1:6379/1");
+        assert_eq!(format!("{b:?}"), "redis://:***@127.0.0.1:6379/1");
+        let err = BrokerUrl::parse("amqp://guest:secret@rabbit//").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}
