@@ -6,7 +6,7 @@ use crate::target::Target;
 
 /// Installs ring as the process' rustls provider once. reqwest is built without a provider of
 /// its own so that one crypto backend serves reqwest, tokio-rustls and the harness' rcgen.
-pub(crate) fn ensure_crypto_provider() {
+pub fn ensure_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Err only means another part of the process installed one first; that one serves.

@@ -11,6 +11,8 @@ pub mod celery;
 pub mod clients;
 pub mod cors;
 mod http;
+
+pub use http::ensure_crypto_provider;
 mod outcome;
 mod secret;
 pub mod ssl;
@@ -21,4 +23,4 @@ pub mod web;
 pub use outcome::{Outcome, Status};
 pub use secret::{Secret, redact_url};
 pub use suite::{Check, Suite, run_suites};
-pub use target::{BrokerUrl, Target, TargetError, TlsEndpoint};
+pub use target::{BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Target, TargetError, TlsEndpoint};

@@ -188,10 +188,10 @@ fn envelope(payload: &Value, exchange: &str, routing_key: &str, ttl: Duration) -
 /// The replies in one envelope if it answers `ticket` (other clients' replies are ignored).
 fn parse_reply(raw: &str, ticket: &str) -> Option<Vec<Reply>> {
     let envelope: Value = serde_json::from_str(raw).ok()?;
-    if let Some(t) = envelope.pointer("/headers/ticket").and_then(Value::as_str) {
-        if t != ticket {
-            return None;
-        }
+    if let Some(t) = envelope.pointer("/headers/ticket").and_then(Value::as_str)
+        && t != ticket
+    {
+        return None;
     }
     let body = envelope.get("body")?;
     let payload: Value = match envelope

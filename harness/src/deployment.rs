@@ -1,0 +1,92 @@
+//! A Dify deployment directory (Dify's `docker/`, or the bundled stand-in shaped like it).
+
+use std::path::{Path, PathBuf};
+
+use crate::compose::find_compose_file;
+use crate::envfile::EnvDocument;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub dir: PathBuf,
+    pub compose_file: PathBuf,
+    /// `.env.example`: what every cell's `.env` starts from.
+    pub env_example: EnvDocument,
+}
+
+impl Deployment {
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::DeploymentMissing {
+                path: dir.to_path_buf(),
+            });
+        }
+        let compose_file = find_compose_file(dir).ok_or_else(|| Error::NoComposeFile {
+            dir: dir.to_path_buf(),
+            looked_for: "compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml".into(),
+        })?;
+        let example = dir.join(".env.example");
+        if !example.is_file() {
+            return Err(Error::NoEnvExample {
+                dir: dir.to_path_buf(),
+            });
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            compose_file,
+            env_example: EnvDocument::load(&example)?,
+        })
+    }
+}
+
+/// Files that ship with this repository: the stand-in deployment, matrices, the image map.
+pub mod bundled {
+    use std::path::{Path, PathBuf};
+
+    /// The repository root (the binary is run from a checkout; `cargo install` users pass paths).
+    pub fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    pub fn deployment() -> PathBuf {
+        root().join("fixtures/standin/docker")
+    }
+
+    pub fn smoke_matrix() -> PathBuf {
+        root().join("matrices/smoke.toml")
+    }
+
+    pub fn image_map() -> PathBuf {
+        root().join("fixtures/images.toml")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_directories_are_named() {
+        let missing = Deployment::open(Path::new("/nonexistent/docker")).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "deployment directory /nonexistent/docker does not exist"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let err = Deployment::open(dir.path()).unwrap_err().to_string();
+        assert!(err.ends_with("has no compose file (looked for compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)"), "{err}");
+        std::fs::write(dir.path().join("docker-compose.yaml"), "services: {}\n").unwrap();
+        let err = Deployment::open(dir.path()).unwrap_err().to_string();
+        assert!(err.ends_with("has no .env.example"), "{err}");
+    }
+
+    #[test]
+    fn the_bundled_stand_in_opens() {
+        let d = Deployment::open(&bundled::deployment()).unwrap();
+        assert!(d.env_example.contains("VECTOR_STORE"));
+        assert!(d.env_example.contains("STORAGE_TYPE"));
+    }
+}

@@ -1,0 +1,278 @@
+//! The Docker engine, through bollard: container states, published ports, logs, and removal by
+//! label. Compose itself is driven through testcontainers (see `stack`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use crate::error::{Error, Result};
+use crate::labels;
+
+/// A connected engine.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+/// What the engine says about one container of a stack.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerState {
+    pub id: String,
+    pub service: String,
+    /// `created`, `running`, `restarting`, `exited`, `dead`...
+    pub state: String,
+    pub exit_code: Option<i64>,
+    /// `starting`, `healthy`, `unhealthy`, or `None` without a healthcheck.
+    pub health: Option<String>,
+    pub restart_count: i64,
+    /// container port (e.g. `80/tcp`) -> host port on 127.0.0.1
+    pub ports: BTreeMap<String, u16>,
+    pub image: String,
+}
+
+/// What a sweep removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+}
+
+impl Engine {
+    /// Connects and pings; an engine that does not answer is an infrastructure error.
+    pub async fn connect() -> Result<Self> {
+        let unavailable = |e: bollard::errors::Error| Error::EngineUnavailable {
+            reason: e.to_string(),
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(unavailable)?;
+        // Older engines (20.10 speaks API 1.41) refuse requests at bollard's default version.
+        let docker = docker.negotiate_version().await.map_err(unavailable)?;
+        docker.ping().await.map_err(unavailable)?;
+        Ok(Self { docker })
+    }
+
+    pub async fn version(&self) -> String {
+        self.docker
+            .version()
+            .await
+            .ok()
+            .and_then(|v| v.version)
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    pub async fn image_exists(&self, name: &str) -> bool {
+        self.docker.inspect_image(name).await.is_ok()
+    }
+
+    /// The containers carrying `label=value` (stopped ones too), with their state.
+    pub async fn containers(&self, label: &str, value: &str) -> Result<Vec<ContainerState>> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{label}={value}")])]);
+        let list = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| Error::EngineUnavailable {
+                reason: e.to_string(),
+            })?;
+        let mut out = Vec::new();
+        for summary in list {
+            let Some(id) = summary.id else { continue };
+            let Ok(inspect) = self
+                .docker
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+            else {
+                continue; // removed between list and inspect
+            };
+            let state = inspect.state.unwrap_or_default();
+            let service = inspect
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(labels::COMPOSE_SERVICE))
+                .cloned()
+                .unwrap_or_default();
+            let mut ports = BTreeMap::new();
+            if let Some(map) = inspect.network_settings.and_then(|n| n.ports) {
+                for (container_port, bindings) in map {
+                    let host = bindings
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|b| b.host_ip.as_deref() != Some("::"))
+                        .find_map(|b| b.host_port.and_then(|p| p.parse().ok()));
+                    if let Some(host) = host {
+                        ports.insert(container_port, host);
+                    }
+                }
+            }
+            out.push(ContainerState {
+                id,
+                service,
+                state: state
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                exit_code: state.exit_code,
+                health: state
+                    .health
+                    .and_then(|h| h.status)
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.is_empty() && s != "none"),
+                restart_count: inspect.restart_count.unwrap_or(0),
+                ports,
+                image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
+            });
+        }
+        out.sort_by(|a, b| a.service.cmp(&b.service));
+        Ok(out)
+    }
+
+    /// The last `tail` lines a container wrote (stdout and stderr).
+    pub async fn logs(&self, id: &str, tail: usize) -> Vec<String> {
+        let mut stream = self.docker.logs(
+            id,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .tail(&tail.to_string())
+                    .build(),
+            ),
+        );
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Removes every container, network and volume carrying `label=value`.
+    pub async fn sweep(&self, label: &str, value: &str) -> Swept {
+        let selector = format!("{label}={value}");
+        let filters = HashMap::from([("label".to_string(), vec![selector])]);
+        let mut swept = Swept::default();
+        if let Ok(list) = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+        {
+            for c in list.into_iter().filter_map(|c| c.id) {
+                let opts = RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build();
+                if self.docker.remove_container(&c, Some(opts)).await.is_ok() {
+                    swept.containers += 1;
+                }
+            }
+        }
+        if let Ok(list) = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+        {
+            for n in list.into_iter().filter_map(|n| n.id) {
+                if self.docker.remove_network(&n).await.is_ok() {
+                    swept.networks += 1;
+                }
+            }
+        }
+        if let Ok(list) = self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+        {
+            for v in list.volumes.unwrap_or_default() {
+                let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+                if self.docker.remove_volume(&v.name, Some(opts)).await.is_ok() {
+                    swept.volumes += 1;
+                }
+            }
+        }
+        swept
+    }
+
+    /// Values of `label` across everything that carries `labels::MANAGED`, with their owner.
+    pub async fn managed_runs(&self) -> Result<BTreeMap<String, Option<String>>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}=true", labels::MANAGED)],
+        )]);
+        let mut runs: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut note = |l: Option<HashMap<String, String>>| {
+            if let Some(l) = l
+                && let Some(run) = l.get(labels::RUN)
+            {
+                let owner = l.get(labels::OWNER).cloned();
+                runs.entry(run.clone()).or_insert(owner);
+            }
+        };
+        let engine_err = |e: bollard::errors::Error| Error::EngineUnavailable {
+            reason: e.to_string(),
+        };
+        for c in self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(engine_err)?
+        {
+            note(c.labels);
+        }
+        for n in self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(engine_err)?
+        {
+            note(n.labels);
+        }
+        for v in self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(engine_err)?
+            .volumes
+            .unwrap_or_default()
+        {
+            note(Some(v.labels));
+        }
+        Ok(runs)
+    }
+}

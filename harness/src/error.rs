@@ -1,0 +1,106 @@
+//! Every way the harness itself can fail, each carrying what a user needs to fix it.
+//!
+//! A failing *check* is not an error: it is an outcome in the report. These are the errors that
+//! stop a command: bad input (exit 2) and broken infrastructure (exit 3). They are rendered in
+//! one line at the CLI edge.
+
+use std::path::PathBuf;
+
+/// Exit codes of `dify-conformance`.
+pub mod exit {
+    /// Every required cell passed.
+    pub const OK: i32 = 0;
+    /// The run finished and a required cell or check failed.
+    pub const CHECKS_FAILED: i32 = 1;
+    /// Bad input: flags, matrix, deployment directory, `.env`.
+    pub const BAD_INPUT: i32 = 2;
+    /// Infrastructure: no Docker engine, no compose plugin, an unwritable output directory.
+    pub const INFRASTRUCTURE: i32 = 3;
+    /// Stopped by Ctrl-C (128 + SIGINT), after teardown.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("deployment directory {path} does not exist")]
+    DeploymentMissing { path: PathBuf },
+    #[error("deployment directory {dir} has no compose file (looked for {looked_for})")]
+    NoComposeFile { dir: PathBuf, looked_for: String },
+    #[error("deployment directory {dir} has no .env.example")]
+    NoEnvExample { dir: PathBuf },
+    #[error("{file}:{line}: {message}")]
+    EnvSyntax {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read {what} {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Matrix {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    ImageMap {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("unknown cell `{id}`; the matrix has: {}", known.join(", "))]
+    UnknownCell { id: String, known: Vec<String> },
+    #[error("{0}")]
+    BadInput(String),
+    #[error("`docker compose config` rejected {dir}: {stderr}")]
+    ComposeConfig { dir: PathBuf, stderr: String },
+    #[error("the Docker engine does not answer ({reason}); start it, or run ci/setup")]
+    EngineUnavailable { reason: String },
+    #[error("`docker compose` (v2) is not available ({reason}); run ci/setup to install it")]
+    ComposeUnavailable { reason: String },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::DeploymentMissing { .. }
+            | Error::NoComposeFile { .. }
+            | Error::NoEnvExample { .. }
+            | Error::EnvSyntax { .. }
+            | Error::Read { .. }
+            | Error::Matrix { .. }
+            | Error::ImageMap { .. }
+            | Error::UnknownCell { .. }
+            | Error::BadInput(_)
+            | Error::ComposeConfig { .. } => exit::BAD_INPUT,
+            Error::EngineUnavailable { .. }
+            | Error::ComposeUnavailable { .. }
+            | Error::Io { .. } => exit::INFRASTRUCTURE,
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The 1-based line of a byte offset in `text`, for errors that point into a file.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}

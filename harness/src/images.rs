@@ -1,0 +1,122 @@
+//! The image map (`fixtures/images.toml`): upstream image -> local image.
+//!
+//! Our CI cannot pull, our users can. The same code path serves both: an entry applies to a
+//! cell only when its local image exists on the engine, so on a machine with Dify's real images
+//! and none of ours nothing is substituted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result, line_of};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageMap {
+    pub path: Option<PathBuf>,
+    entries: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageMapFile {
+    images: BTreeMap<String, String>,
+}
+
+impl ImageMap {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            what: "image map",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: ImageMapFile = toml::from_str(&text).map_err(|e| Error::ImageMap {
+            file: path.to_path_buf(),
+            line: e.span().map(|s| line_of(&text, s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        if let Some((from, _)) = file.images.iter().find(|(_, to)| to.trim().is_empty()) {
+            return Err(Error::ImageMap {
+                file: path.to_path_buf(),
+                line: text.find(from.as_str()).map(|o| line_of(&text, o)),
+                message: format!("`{from}` maps to an empty image name"),
+            });
+        }
+        Ok(Self {
+            path: Some(path.to_path_buf()),
+            entries: file.images,
+        })
+    }
+
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            path: None,
+            entries: entries.into_iter().collect(),
+        }
+    }
+
+    /// The local image for `upstream`, if the map has one.
+    pub fn local_for(&self, upstream: &str) -> Option<&str> {
+        self.entries
+            .get(upstream)
+            .or_else(|| self.entries.get(&normalize(upstream)))
+            .map(String::as_str)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(a, b)| (a.as_str(), b.as_str()))
+    }
+
+    /// Keeps only entries whose local image `exists` (asked of the engine).
+    pub fn retain_present(&mut self, exists: impl Fn(&str) -> bool) {
+        self.entries.retain(|_, local| exists(local));
+    }
+}
+
+/// `docker.io/library/nginx:latest` and `nginx` name the same image.
+fn normalize(image: &str) -> String {
+    let name = image
+        .strip_prefix("docker.io/")
+        .unwrap_or(image)
+        .strip_prefix("library/")
+        .unwrap_or(image.strip_prefix("docker.io/").unwrap_or(image));
+    if name
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+        || name.contains('@')
+    {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_entries_by_normalized_name() {
+        let m = ImageMap::from_entries([
+            ("nginx:latest".to_string(), "local/nginx:1".to_string()),
+            ("redis:6-alpine".to_string(), "local/redis:1".to_string()),
+        ]);
+        assert_eq!(m.local_for("nginx"), Some("local/nginx:1"));
+        assert_eq!(
+            m.local_for("docker.io/library/nginx:latest"),
+            Some("local/nginx:1")
+        );
+        assert_eq!(m.local_for("redis:6-alpine"), Some("local/redis:1"));
+        assert_eq!(m.local_for("redis:7"), None);
+    }
+
+    #[test]
+    fn bad_map_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("images.toml");
+        std::fs::write(&p, "[images]\n\"nginx:latest\" = 3\n").unwrap();
+        let err = ImageMap::load(&p).unwrap_err().to_string();
+        assert!(err.contains("images.toml:2: invalid type"), "{err}");
+    }
+}

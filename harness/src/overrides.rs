@@ -1,0 +1,167 @@
+//! The per-cell compose override: what makes a stack parallel-safe and reachable from the
+//! harness without editing the deployment's own files.
+//!
+//! - images from the image map;
+//! - no fixed `container_name` (`!reset`), published ports on 127.0.0.1 with ephemeral host
+//!   ports (`!override`), plus the ports the harness needs (the broker);
+//! - labels on every service, network and volume for teardown and the reaper.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use crate::compose::ComposeModel;
+use crate::images::ImageMap;
+
+/// What the override asks of one stack.
+#[derive(Clone, Debug, Default)]
+pub struct OverrideSpec<'a> {
+    pub images: Option<&'a ImageMap>,
+    pub labels: BTreeMap<String, String>,
+    /// Extra container ports to publish on loopback, per service (e.g. the broker's 6379).
+    pub extra_ports: BTreeMap<String, BTreeSet<u16>>,
+    /// Header comment naming the cell and run.
+    pub header: String,
+}
+
+/// Which upstream image a service's local image replaced, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Substitution {
+    pub service: String,
+    pub upstream: String,
+    pub local: String,
+}
+
+/// Renders the override YAML for `model`; returns it with the image substitutions made.
+pub fn render(model: &ComposeModel, spec: &OverrideSpec<'_>) -> (String, Vec<Substitution>) {
+    let mut y = String::new();
+    let mut subs = Vec::new();
+    for line in spec.header.lines() {
+        let _ = writeln!(y, "# {line}");
+    }
+    y.push_str("services:\n");
+    for (name, service) in &model.services {
+        let _ = writeln!(y, "  {}:", q(name));
+        if let (Some(map), Some(image)) = (spec.images, service.image.as_deref())
+            && let Some(local) = map.local_for(image)
+        {
+            let _ = writeln!(y, "    image: {}", q(local));
+            subs.push(Substitution {
+                service: name.clone(),
+                upstream: image.to_string(),
+                local: local.to_string(),
+            });
+        }
+        if service.container_name.is_some() {
+            y.push_str("    container_name: !reset null\n");
+        }
+        let mut ports: BTreeSet<(u16, String)> = service
+            .ports
+            .iter()
+            .map(|p| (p.target, p.protocol.clone().unwrap_or_else(|| "tcp".into())))
+            .collect();
+        if let Some(extra) = spec.extra_ports.get(name) {
+            ports.extend(extra.iter().map(|p| (*p, "tcp".to_string())));
+        }
+        if !ports.is_empty() {
+            y.push_str("    ports: !override\n");
+            for (target, protocol) in &ports {
+                let suffix = if protocol == "tcp" {
+                    String::new()
+                } else {
+                    format!("/{protocol}")
+                };
+                let _ = writeln!(y, "      - {}", q(&format!("127.0.0.1::{target}{suffix}")));
+            }
+        }
+        write_labels(&mut y, "    ", &spec.labels);
+    }
+    let networks: Vec<&String> = model
+        .networks
+        .iter()
+        .filter(|(_, n)| !n.as_ref().and_then(|n| n.external).unwrap_or(false))
+        .map(|(name, _)| name)
+        .collect();
+    if !networks.is_empty() {
+        y.push_str("networks:\n");
+        for name in networks {
+            let _ = writeln!(y, "  {}:", q(name));
+            write_labels(&mut y, "    ", &spec.labels);
+        }
+    }
+    let volumes: Vec<&String> = model
+        .volumes
+        .iter()
+        .filter(|(_, v)| {
+            !v.as_ref()
+                .and_then(|v| v.get("external"))
+                .and_then(|e| e.as_bool())
+                .unwrap_or(false)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    if !volumes.is_empty() {
+        y.push_str("volumes:\n");
+        for name in volumes {
+            let _ = writeln!(y, "  {}:", q(name));
+            write_labels(&mut y, "    ", &spec.labels);
+        }
+    }
+    (y, subs)
+}
+
+fn write_labels(y: &mut String, indent: &str, labels: &BTreeMap<String, String>) {
+    if labels.is_empty() {
+        return;
+    }
+    let _ = writeln!(y, "{indent}labels:");
+    for (k, v) in labels {
+        let _ = writeln!(y, "{indent}  {}: {}", q(k), q(v));
+    }
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn q(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::ComposeModel;
+
+    #[test]
+    fn renders_images_names_ports_and_labels() {
+        let model = ComposeModel::parse_json(
+            r#"{"services": {
+                "milvus": {"image": "milvusdb/milvus:v2.6.3", "container_name": "milvus-standalone",
+                           "ports": [{"target": 19530, "published": "19530"}]},
+                "nginx": {"image": "nginx:latest", "ports": [{"target": 80, "published": "80"},
+                                                            {"target": 443, "published": "443"}]},
+                "redis": {"image": "redis:6-alpine"}
+              },
+              "networks": {"default": {"name": "p_default"}, "ext": {"external": true}},
+              "volumes": {"oradata": {"name": "p_oradata"}}}"#,
+        )
+        .unwrap();
+        let map = ImageMap::from_entries([(
+            "nginx:latest".to_string(),
+            "dify-conformance/nginx:local".to_string(),
+        )]);
+        let spec = OverrideSpec {
+            images: Some(&map),
+            labels: BTreeMap::from([("dev.dify-conformance.run".into(), "r1".into())]),
+            extra_ports: BTreeMap::from([("redis".into(), BTreeSet::from([6379]))]),
+            header: "cell pgvector.opendal".into(),
+        };
+        let (yaml, subs) = render(&model, &spec);
+        insta::assert_snapshot!(yaml);
+        assert_eq!(
+            subs,
+            [Substitution {
+                service: "nginx".into(),
+                upstream: "nginx:latest".into(),
+                local: "dify-conformance/nginx:local".into()
+            }]
+        );
+    }
+}

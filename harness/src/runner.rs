@@ -1,0 +1,318 @@
+//! Runs cells: prepare -> up -> ready -> check -> collect -> down, one report per cell.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use suites::{Outcome, Suite, Target, TlsEndpoint};
+use tokio::time::Instant;
+
+use crate::deployment::Deployment;
+use crate::engine::Engine;
+use crate::images::ImageMap;
+use crate::matrix::{Cell, Matrix};
+use crate::redact::Redactor;
+use crate::report::{
+    CellReport, CellStatus, Environment, MatrixInfo, Report, RunInfo, SCHEMA, Summary, Timings,
+    Tool,
+};
+use crate::stack::{Stack, StackFailure};
+use crate::workspace::{ENTRY_SERVICE, Workspace};
+
+/// Everything a run needs besides the engine.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub deployment: Deployment,
+    pub matrix: Matrix,
+    pub cells: Vec<Cell>,
+    pub images: ImageMap,
+    pub suites: Vec<Suite>,
+    /// Cells run at once (each is a whole stack: mind memory).
+    pub jobs: usize,
+}
+
+/// A fresh run id: short, unique enough to tell concurrent runs apart in names and labels.
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+/// Runs every cell of `config` and assembles the report. `progress` gets one line per step.
+pub async fn run(
+    config: &RunConfig,
+    engine: &Engine,
+    run_id: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Report {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    // Only entries whose local image exists apply: the same map serves users with real images.
+    let mut images = config.images.clone();
+    let locals: Vec<String> = images.entries().map(|(_, l)| l.to_string()).collect();
+    let mut present = Vec::new();
+    for l in locals {
+        if engine.image_exists(&l).await {
+            present.push(l);
+        }
+    }
+    images.retain_present(|l| present.iter().any(|p| p == l));
+
+    let mut cells: Vec<(usize, CellReport)> =
+        futures_util::stream::iter(config.cells.iter().enumerate())
+            .map(|(i, cell)| {
+                let images = &images;
+                async move {
+                    (
+                        i,
+                        run_cell(config, images, cell, engine, run_id, progress).await,
+                    )
+                }
+            })
+            .buffer_unordered(config.jobs.max(1))
+            .collect()
+            .await;
+    cells.sort_by_key(|(i, _)| *i);
+    let cells: Vec<CellReport> = cells.into_iter().map(|(_, c)| c).collect();
+
+    let compose = crate::compose::version()
+        .await
+        .unwrap_or_else(|_| "unknown".into());
+    Report {
+        schema: SCHEMA.into(),
+        tool: Tool {
+            name: "dify-conformance".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run: RunInfo {
+            id: run_id.into(),
+            started_at: rfc3339(started),
+            finished_at: rfc3339(SystemTime::now()),
+            duration_ms: ms(clock.elapsed()),
+        },
+        environment: Environment {
+            engine: engine.version().await,
+            compose,
+        },
+        deployment: config.deployment.dir.display().to_string(),
+        matrix: MatrixInfo {
+            name: config.matrix.name.clone(),
+            path: config.matrix.path.display().to_string(),
+        },
+        summary: Summary::of(&cells),
+        cells,
+    }
+}
+
+/// One cell, start to teardown. Never returns early with its stack up.
+pub async fn run_cell(
+    config: &RunConfig,
+    images: &ImageMap,
+    cell: &Cell,
+    engine: &Engine,
+    run_id: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> CellReport {
+    let say = |text: &str| progress(&format!("[{}] {text}", cell.id));
+    let started = Instant::now();
+    let mut report = CellReport {
+        id: cell.id.clone(),
+        vector_store: cell.vector_store.clone(),
+        storage_type: cell.storage_type.clone(),
+        required: cell.required,
+        status: CellStatus::Error,
+        reason: None,
+        duration_ms: 0,
+        timings: Timings::default(),
+        services: BTreeMap::new(),
+        substituted: BTreeMap::new(),
+        outcomes: Vec::new(),
+        logs: BTreeMap::new(),
+        teardown_errors: Vec::new(),
+    };
+
+    say("preparing workspace");
+    let t = Instant::now();
+    let ws = match Workspace::prepare(&config.deployment, cell, run_id, images).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            report.reason = Some(format!("cannot prepare the cell: {e}"));
+            report.timings.prepare_ms = ms(t.elapsed());
+            report.duration_ms = ms(started.elapsed());
+            say(&format!(
+                "error: {}",
+                report.reason.as_deref().unwrap_or_default()
+            ));
+            return report;
+        }
+    };
+    let owner_file = ws.dir.join(crate::reaper::OWNER_FILE);
+    let _ = std::fs::write(&owner_file, crate::labels::Owner::current().to_string());
+    report.timings.prepare_ms = ms(t.elapsed());
+    report.substituted = ws
+        .substitutions
+        .iter()
+        .map(|s| (s.service.clone(), s.upstream.clone()))
+        .collect();
+    let mut secrets = ws.env.values();
+    for s in ws.model.services.values() {
+        for (k, v) in &s.environment {
+            if let Some(v) = v {
+                secrets.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let redactor = Redactor::from_env(&secrets);
+
+    let deadline = Instant::now() + cell.timeout;
+    let mut stack = Stack::new(&ws, engine);
+    let result = bring_up_and_check(&mut stack, &ws, config, deadline, &mut report, &say).await;
+    match result {
+        Ok(outcomes) => {
+            report.status = CellReport::status_from_outcomes(&outcomes);
+            report.outcomes = outcomes;
+            if report.status != CellStatus::Passed {
+                report.logs = stack.logs(&[]).await;
+            }
+        }
+        Err(failure) => {
+            report.status = CellStatus::Error;
+            let stage = match failure.stage {
+                crate::stack::Stage::Up => "compose up",
+                crate::stack::Stage::Ready => "readiness",
+            };
+            report.reason = Some(format!("{stage}: {}", failure.message));
+            report.logs = stack.logs(&failure.services).await;
+            if report.logs.is_empty() {
+                report.logs = stack.logs(&[]).await;
+            }
+        }
+    }
+    report.services = stack.images().await;
+
+    say("tearing down");
+    let t = Instant::now();
+    let teardown = stack.down().await;
+    if let Err(e) = ws.remove() {
+        report.teardown_errors.push(e.to_string());
+    }
+    report.teardown_errors.extend(teardown.errors);
+    report.timings.down_ms = ms(t.elapsed());
+    report.duration_ms = ms(started.elapsed());
+
+    redact_report(&mut report, &redactor);
+    say(&format!(
+        "{} in {:.1} s{}",
+        report.status.label(),
+        report.duration_ms as f64 / 1000.0,
+        report
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    ));
+    report
+}
+
+async fn bring_up_and_check(
+    stack: &mut Stack,
+    ws: &Workspace,
+    config: &RunConfig,
+    deadline: Instant,
+    report: &mut CellReport,
+    say: &dyn Fn(&str),
+) -> Result<Vec<Outcome>, StackFailure> {
+    say("compose up");
+    let t = Instant::now();
+    stack.up(deadline).await?;
+    report.timings.up_ms = ms(t.elapsed());
+
+    let t = Instant::now();
+    let http_port = stack
+        .host_port(ENTRY_SERVICE, ws.access.http_port)
+        .await
+        .ok_or_else(|| {
+            failure(format!(
+                "{ENTRY_SERVICE} publishes no host port for {}",
+                ws.access.http_port
+            ))
+        })?;
+    let base_url = format!("http://127.0.0.1:{http_port}");
+    say(&format!("waiting for readiness at {base_url}"));
+    stack.wait_ready(&base_url, deadline).await?;
+    report.timings.ready_ms = ms(t.elapsed());
+
+    let mut target = Target::new(&base_url)
+        .map_err(|e| failure(e.to_string()))?
+        .with_console_origin(ws.access.console_origin.clone());
+    if let (Some(port), Some(pki)) = (ws.access.https_port, &ws.pki) {
+        let host_port = stack
+            .host_port(ENTRY_SERVICE, port)
+            .await
+            .ok_or_else(|| failure(format!("{ENTRY_SERVICE} publishes no host port for {port}")))?;
+        target = target.with_tls(TlsEndpoint {
+            addr: format!("127.0.0.1:{host_port}"),
+            server_name: "localhost".into(),
+            roots_pem: pki.ca_pem.clone().into_bytes(),
+            expected_leaf_der: Some(pki.cert_der.clone()),
+        });
+    }
+    if let Some(b) = &ws.access.broker {
+        let host_port = stack.host_port(&b.service, b.port).await.ok_or_else(|| {
+            failure(format!(
+                "{} publishes no host port for {}",
+                b.service, b.port
+            ))
+        })?;
+        let url = b
+            .url_via("127.0.0.1", host_port)
+            .map_err(|e| failure(e.to_string()))?;
+        target = target.with_broker(url);
+    }
+
+    say("running checks");
+    let t = Instant::now();
+    let outcomes = suites::run_suites(&target, &config.suites).await;
+    report.timings.checks_ms = ms(t.elapsed());
+    for o in outcomes.iter().filter(|o| !o.passed()) {
+        say(&o.to_string());
+    }
+    Ok(outcomes)
+}
+
+fn failure(message: String) -> StackFailure {
+    StackFailure {
+        stage: crate::stack::Stage::Ready,
+        message,
+        services: Vec::new(),
+    }
+}
+
+fn redact_report(report: &mut CellReport, r: &Redactor) {
+    report.reason = report.reason.as_deref().map(|t| r.redact(t));
+    r.redact_map(&mut report.logs);
+    for e in &mut report.teardown_errors {
+        *e = r.redact(e);
+    }
+    for o in &mut report.outcomes {
+        o.got = r.redact(&o.got);
+        o.expected = r.redact(&o.expected);
+        o.url = o.url.as_deref().map(|u| r.redact(u));
+        for line in &mut o.evidence {
+            *line = r.redact(line);
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    let t: time::OffsetDateTime = t.into();
+    t.replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

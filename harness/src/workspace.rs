@@ -1,0 +1,444 @@
+//! A cell's own copy of the deployment: the directory compose runs in.
+//!
+//! Dify's compose keeps state in `./volumes` bind mounts and regenerates nginx config into its
+//! own tree, so two stacks started from one directory would share databases. Each cell gets a
+//! copy without `volumes/`, a rendered `.env`, its TLS material and a generated override.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use suites::{BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Secret};
+
+use crate::compose::{ComposeCli, ComposeModel};
+use crate::deployment::Deployment;
+use crate::envfile::EnvDocument;
+use crate::error::{Error, Result};
+use crate::images::ImageMap;
+use crate::interpolate::interpolate;
+use crate::labels;
+use crate::matrix::Cell;
+use crate::overrides::{self, OverrideSpec, Substitution};
+use crate::pki::CellPki;
+
+/// File name of the generated override inside a workspace.
+pub const OVERRIDE_FILE: &str = "docker-compose.conformance.yaml";
+/// The service that fronts the deployment, as in Dify's compose.
+pub const ENTRY_SERVICE: &str = "nginx";
+
+/// Where all workspaces live; the reaper looks here too.
+pub fn root() -> PathBuf {
+    std::env::temp_dir().join("dify-conformance")
+}
+
+/// The compose project name of a cell in a run: unique per run, valid for compose.
+pub fn project_name(run_id: &str, cell_id: &str) -> String {
+    let cell: String = cell_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("dc-{run_id}-{cell}")
+}
+
+/// How the harness reaches a prepared stack once it runs.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// nginx's container port for HTTP.
+    pub http_port: u16,
+    /// nginx's container port for HTTPS, when the cell enables it.
+    pub https_port: Option<u16>,
+    /// The broker's service, container port and URL (its host:port to be replaced).
+    pub broker: Option<BrokerAccess>,
+    pub console_origin: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct BrokerAccess {
+    pub service: String,
+    pub port: u16,
+    url: Secret,
+}
+
+impl BrokerAccess {
+    /// The broker URL with its host and port replaced by where the harness reaches it.
+    pub fn url_via(&self, host: &str, port: u16) -> Result<BrokerUrl> {
+        let mut url = parse_broker_url(self.url.expose())?;
+        url.set_host(Some(host))
+            .map_err(|e| Error::BadInput(format!("broker host {host}: {e}")))?;
+        url.set_port(Some(port))
+            .map_err(|_| Error::BadInput("broker URL cannot take a port".into()))?;
+        BrokerUrl::parse(url.as_str()).map_err(|e| Error::BadInput(e.to_string()))
+    }
+}
+
+fn parse_broker_url(text: &str) -> Result<url::Url> {
+    url::Url::parse(text).map_err(|e| {
+        Error::BadInput(format!(
+            "CELERY_BROKER_URL `{}` is not a URL: {e}",
+            suites::redact_url(text)
+        ))
+    })
+}
+
+/// A prepared, validated cell directory.
+#[derive(Debug)]
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub project: String,
+    pub cli: ComposeCli,
+    /// The resolved model with the override applied.
+    pub model: ComposeModel,
+    pub env: EnvDocument,
+    pub access: Access,
+    pub pki: Option<CellPki>,
+    pub substitutions: Vec<Substitution>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for CellPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CellPki { .. }")
+    }
+}
+
+impl Workspace {
+    /// Copies the deployment, renders `.env`, writes certificates and the override, and checks
+    /// the result with `docker compose config`.
+    pub async fn prepare(
+        deployment: &Deployment,
+        cell: &Cell,
+        run_id: &str,
+        images: &ImageMap,
+    ) -> Result<Self> {
+        let project = project_name(run_id, &cell.id);
+        let dir = root().join(&project);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+        }
+        copy_tree(&deployment.dir, &dir)?;
+
+        let env = render_env(&deployment.env_example, cell);
+        let env_path = dir.join(".env");
+        std::fs::write(&env_path, env.render()).map_err(|e| Error::io("write", &env_path, e))?;
+
+        let compose_file = dir.join(
+            deployment
+                .compose_file
+                .file_name()
+                .unwrap_or_else(|| "docker-compose.yaml".as_ref()),
+        );
+        let mut cli = ComposeCli {
+            workdir: dir.clone(),
+            files: vec![compose_file],
+            project: project.clone(),
+            env: compose_env(&env, |k| std::env::var(k).ok()),
+        };
+        let base = cli.config().await?;
+
+        let nginx = base.services.get(ENTRY_SERVICE).ok_or_else(|| {
+            Error::BadInput(format!(
+                "{}: the deployment has no `{ENTRY_SERVICE}` service to reach it through",
+                deployment.compose_file.display()
+            ))
+        })?;
+        let port_of = |key: &str, default: u16| -> Result<u16> {
+            match nginx.env(key) {
+                None | Some("") => Ok(default),
+                Some(v) => v.parse().map_err(|_| {
+                    Error::BadInput(format!(
+                        "{key}=`{v}` in the cell's .env is not a port number"
+                    ))
+                }),
+            }
+        };
+        let https_enabled = nginx.env("NGINX_HTTPS_ENABLED") == Some("true");
+        let http_port = port_of("NGINX_PORT", 80)?;
+        let https_port = if https_enabled {
+            Some(port_of("NGINX_SSL_PORT", 443)?)
+        } else {
+            None
+        };
+
+        let pki = if https_enabled {
+            Some(write_tls(&dir, &cell.id, nginx)?)
+        } else {
+            None
+        };
+
+        let broker = broker_access(&base)?;
+        let console_origin = base
+            .services
+            .values()
+            .find_map(|s| s.env("CONSOLE_WEB_URL").filter(|v| !v.is_empty()))
+            .and_then(origin_of)
+            .unwrap_or_else(|| DEFAULT_CONSOLE_ORIGIN.to_string());
+
+        let labels = labels::for_cell(run_id, &cell.id);
+        let mut extra_ports: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
+        extra_ports
+            .entry(ENTRY_SERVICE.to_string())
+            .or_default()
+            .extend([Some(http_port), https_port].into_iter().flatten());
+        if let Some(b) = &broker {
+            extra_ports
+                .entry(b.service.clone())
+                .or_default()
+                .insert(b.port);
+        }
+        let spec = OverrideSpec {
+            images: Some(images),
+            labels: labels.clone(),
+            extra_ports,
+            header: format!(
+                "Generated by dify-conformance for cell {} of run {run_id}; do not edit.",
+                cell.id
+            ),
+        };
+        let (yaml, substitutions) = overrides::render(&base, &spec);
+        let override_path = dir.join(OVERRIDE_FILE);
+        std::fs::write(&override_path, yaml).map_err(|e| Error::io("write", &override_path, e))?;
+        cli.files.push(override_path);
+        let model = cli.config().await?;
+
+        Ok(Self {
+            dir,
+            project,
+            cli,
+            model,
+            env,
+            access: Access {
+                http_port,
+                https_port,
+                broker,
+                console_origin,
+            },
+            pki,
+            substitutions,
+            labels,
+        })
+    }
+
+    /// Removes the directory; bind-mounted state written by containers goes with it.
+    pub fn remove(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io("remove", &self.dir, e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The example with the cell's keys set: the axes, HTTPS on (so the ssl suite has a target),
+/// then the matrix's own env, which may turn HTTPS off again.
+pub fn render_env(example: &EnvDocument, cell: &Cell) -> EnvDocument {
+    let mut env = example.clone();
+    env.set("VECTOR_STORE", &cell.vector_store);
+    env.set("STORAGE_TYPE", &cell.storage_type);
+    if example.contains("NGINX_HTTPS_ENABLED") {
+        env.set("NGINX_HTTPS_ENABLED", "true");
+    }
+    for (k, v) in &cell.env {
+        env.set(k, v);
+    }
+    env
+}
+
+/// Environment for compose processes. Compose lets the shell beat `.env`, so a `VECTOR_STORE`
+/// exported by a CI job would silently run another cell: every `.env` key that the harness'
+/// own environment also sets is passed with the `.env` value. `COMPOSE_PROFILES` is resolved
+/// here and always passed, as testcontainers' compose client takes profiles from it.
+pub fn compose_env(
+    env: &EnvDocument,
+    process: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    let values = env.values();
+    let lookup = |k: &str| values.get(k).cloned();
+    let mut out = BTreeMap::new();
+    for (k, v) in &values {
+        if process(k).is_some() {
+            out.insert(k.clone(), interpolate(v, &lookup));
+        }
+    }
+    let profiles = values
+        .get("COMPOSE_PROFILES")
+        .map(|p| interpolate(p, &lookup))
+        .unwrap_or_default();
+    out.insert("COMPOSE_PROFILES".into(), profiles);
+    out
+}
+
+fn write_tls(dir: &Path, cell_id: &str, nginx: &crate::compose::Service) -> Result<CellPki> {
+    let ssl_dir = nginx
+        .volumes
+        .iter()
+        .find(|m| m.target == "/etc/ssl" && m.kind == "bind")
+        .and_then(|m| m.source.as_deref())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("nginx/ssl"));
+    if !ssl_dir.starts_with(dir) {
+        return Err(Error::BadInput(format!(
+            "nginx mounts /etc/ssl from {} outside the deployment; the harness will not write there",
+            ssl_dir.display()
+        )));
+    }
+    let cert_name = nginx
+        .env("NGINX_SSL_CERT_FILENAME")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("dify.crt");
+    let key_name = nginx
+        .env("NGINX_SSL_CERT_KEY_FILENAME")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("dify.key");
+    let server_name = nginx
+        .env("NGINX_SERVER_NAME")
+        .filter(|s| !s.is_empty() && *s != "_")
+        .unwrap_or("localhost");
+    let mut names = vec!["localhost", "127.0.0.1"];
+    if !names.contains(&server_name) {
+        names.push(server_name);
+    }
+    let pki = CellPki::generate(cell_id, &names)?;
+    std::fs::create_dir_all(&ssl_dir).map_err(|e| Error::io("create", &ssl_dir, e))?;
+    for (name, body) in [(cert_name, &pki.cert_pem), (key_name, &pki.key_pem)] {
+        let path = ssl_dir.join(name);
+        std::fs::write(&path, body).map_err(|e| Error::io("write", &path, e))?;
+    }
+    Ok(pki)
+}
+
+/// The broker the workers consume, from `CELERY_BROKER_URL` as the api sees it.
+fn broker_access(model: &ComposeModel) -> Result<Option<BrokerAccess>> {
+    let Some(url) = model
+        .services
+        .get("api")
+        .or_else(|| {
+            model
+                .services
+                .values()
+                .find(|s| s.env("CELERY_BROKER_URL").is_some())
+        })
+        .and_then(|s| s.env("CELERY_BROKER_URL"))
+        .filter(|u| u.starts_with("redis://") || u.starts_with("rediss://"))
+    else {
+        return Ok(None);
+    };
+    let parsed = parse_broker_url(url)?;
+    let Some(host) = parsed.host_str() else {
+        return Ok(None);
+    };
+    // Only a broker inside the stack can be published; an external one is reached as is.
+    if !model.services.contains_key(host) {
+        return Ok(None);
+    }
+    Ok(Some(BrokerAccess {
+        service: host.to_string(),
+        port: parsed.port().unwrap_or(6379),
+        url: Secret::new(url),
+    }))
+}
+
+fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(u.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+/// Copies `from` into `to`, leaving out state and user files a cell must not inherit.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    copy_dir(from, to, true)
+}
+
+fn copy_dir(from: &Path, to: &Path, top: bool) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io("create", to, e))?;
+    let entries = std::fs::read_dir(from).map_err(|e| Error::io("read", from, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read", from, e))?;
+        let name = entry.file_name();
+        if top && (name == "volumes" || name == ".env") {
+            continue;
+        }
+        let src = entry.path();
+        let dst = to.join(&name);
+        let kind = entry.file_type().map_err(|e| Error::io("stat", &src, e))?;
+        if kind.is_dir() {
+            copy_dir(&src, &dst, false)?;
+        } else if kind.is_file() || kind.is_symlink() {
+            std::fs::copy(&src, &dst).map_err(|e| Error::io("copy", &src, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(env: &[(&str, &str)]) -> Cell {
+        Cell {
+            id: "pgvector.opendal".into(),
+            vector_store: "pgvector".into(),
+            storage_type: "opendal".into(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            timeout: std::time::Duration::from_secs(1),
+            required: true,
+        }
+    }
+
+    #[test]
+    fn project_names_are_compose_safe() {
+        assert_eq!(
+            project_name("a1b2", "pgvecto-rs.azure-blob"),
+            "dc-a1b2-pgvecto-rs-azure-blob"
+        );
+    }
+
+    #[test]
+    fn env_sets_axes_https_then_matrix_env() {
+        let example = EnvDocument::parse(
+            Path::new(".env.example"),
+            "# store\nVECTOR_STORE=weaviate\nSTORAGE_TYPE=opendal\nNGINX_HTTPS_ENABLED=false\n",
+        )
+        .unwrap();
+        let env = render_env(
+            &example,
+            &cell(&[("NGINX_HTTPS_ENABLED", "false"), ("X", "1")]),
+        );
+        assert_eq!(
+            env.render(),
+            "# store\nVECTOR_STORE=pgvector\nSTORAGE_TYPE=opendal\nNGINX_HTTPS_ENABLED=false\nX=1\n"
+        );
+        let env = render_env(&example, &cell(&[]));
+        assert_eq!(env.get("NGINX_HTTPS_ENABLED").as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn shell_variables_cannot_shadow_the_cell() {
+        let env = EnvDocument::parse(
+            Path::new(".env"),
+            "VECTOR_STORE=pgvector\nDB_TYPE=postgresql\nCOMPOSE_PROFILES=${VECTOR_STORE:-weaviate},${DB_TYPE:-postgresql}\n",
+        )
+        .unwrap();
+        let process = |k: &str| (k == "VECTOR_STORE").then(|| "qdrant".to_string());
+        let out = compose_env(&env, process);
+        assert_eq!(out["VECTOR_STORE"], "pgvector");
+        assert_eq!(out["COMPOSE_PROFILES"], "pgvector,postgresql");
+        assert!(!out.contains_key("DB_TYPE"));
+    }
+
+    #[test]
+    fn origins_drop_paths() {
+        assert_eq!(
+            origin_of("https://dify.example:8443/apps").as_deref(),
+            Some("https://dify.example:8443")
+        );
+        assert_eq!(origin_of("nonsense"), None);
+    }
+}
