@@ -1,0 +1,96 @@
+//! The CLI on bad input: one clear line naming what is wrong, the right exit code, no panic.
+//! Cases live in `fixtures/bad-input/` (see its README).
+
+use std::path::Path;
+use std::process::Command;
+
+use harness::deployment::bundled;
+
+fn run_case(dir: &Path) -> Result<(), String> {
+    let sub = |text: &str| text.replace("{dir}", &dir.display().to_string());
+    let args: Vec<String> = std::fs::read_to_string(dir.join("args"))
+        .unwrap()
+        .lines()
+        .map(sub)
+        .collect();
+    let expected = std::fs::read_to_string(dir.join("expected")).unwrap();
+    let mut lines = expected.lines();
+    let code: i32 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("exit "))
+        .and_then(|c| c.parse().ok())
+        .expect("expected starts with `exit N`");
+    let message = sub(lines.next().expect("expected has a message line"));
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dify-conformance"));
+    cmd.args(&args);
+    if let Ok(env) = std::fs::read_to_string(dir.join("env")) {
+        for line in env.lines().filter(|l| !l.trim().is_empty()) {
+            let (k, v) = line.split_once('=').unwrap();
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut problems = Vec::new();
+    if out.status.code() != Some(code) {
+        problems.push(format!("exit {:?}, expected {code}", out.status.code()));
+    }
+    if stderr.trim_end() != message {
+        problems.push(format!("stderr:\n{stderr}\nexpected:\n{message}"));
+    }
+    if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+        problems.push("it panicked".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {}", dir.display(), problems.join("; ")))
+    }
+}
+
+#[test]
+fn every_bad_input_case_gets_its_message_and_exit_code() {
+    let root = bundled::root().join("fixtures/bad-input");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("args").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 8, "the corpus shrank: {cases:?}");
+    let failures: Vec<String> = cases.iter().filter_map(|c| run_case(c).err()).collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+#[test]
+fn bad_flags_exit_2_with_usage() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .args(["run", "--jobs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--jobs"), "{stderr}");
+}
+
+#[test]
+fn plan_lists_the_smoke_cells() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .args(["plan", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cell = &plan["cells"][0];
+    assert_eq!(cell["id"], "pgvector.opendal");
+    assert_eq!(
+        cell["profiles"],
+        serde_json::json!(["pgvector", "postgresql"])
+    );
+}

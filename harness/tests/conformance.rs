@@ -1,0 +1,126 @@
+//! One test per smoke cell on the bundled stand-in deployment, plus known-bad cells that must
+//! fail the right check. Each brings up the full compose stack on the real engine.
+
+mod common;
+
+use harness::deployment::{Deployment, bundled};
+use harness::engine::Engine;
+use harness::images::ImageMap;
+use harness::labels;
+use harness::matrix::Matrix;
+use harness::report::{CellReport, CellStatus};
+use harness::runner::{self, RunConfig};
+use rstest::rstest;
+use suites::{Status, Suite};
+
+/// The cells of `matrices/smoke.toml`; a test below keeps the two in step.
+const SMOKE_CELLS: &[&str] = &["pgvector.opendal"];
+
+async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellReport {
+    let matrix = Matrix::load(matrix).unwrap();
+    let cells = matrix.select(&[id.to_string()]).unwrap();
+    let mut images = ImageMap::load(&bundled::image_map()).unwrap();
+    let mut present = Vec::new();
+    for (_, local) in images.entries() {
+        if engine.image_exists(local).await {
+            present.push(local.to_string());
+        }
+    }
+    images.retain_present(|l| present.iter().any(|p| p == l));
+    let config = RunConfig {
+        deployment: Deployment::open(&bundled::deployment()).unwrap(),
+        matrix,
+        cells: cells.clone(),
+        images: images.clone(),
+        suites: Suite::ALL.to_vec(),
+        jobs: 1,
+    };
+    let run_id = runner::new_run_id();
+    let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l| {
+        eprintln!("{l}")
+    })
+    .await;
+    let left = engine.managed_runs().await.unwrap();
+    assert!(
+        !left.contains_key(&run_id),
+        "teardown left objects labelled {}={run_id}",
+        labels::RUN
+    );
+    report
+}
+
+/// Every check's verdict, failures with their full evidence.
+fn explain(report: &CellReport) -> String {
+    let mut text = format!(
+        "cell {} {}{}\n",
+        report.id,
+        report.status.label(),
+        report
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    );
+    for o in &report.outcomes {
+        text.push_str(&format!("  {o}\n"));
+    }
+    for (service, lines) in &report.logs {
+        text.push_str(&format!("  --- last logs of {service}\n"));
+        for l in lines.iter().rev().take(15).rev() {
+            text.push_str(&format!("  {l}\n"));
+        }
+    }
+    text
+}
+
+#[rstest]
+#[case::pgvector_opendal("pgvector.opendal")]
+#[tokio::test(flavor = "multi_thread")]
+async fn smoke_cell_passes_every_suite(#[case] id: &str) {
+    let Some(engine) = common::engine_or_skip(id).await else {
+        return;
+    };
+    let report = run_cell(&engine, &bundled::smoke_matrix(), id).await;
+    assert_eq!(report.status, CellStatus::Passed, "{}", explain(&report));
+    let checks: Vec<&str> = report.outcomes.iter().map(|o| o.check.as_str()).collect();
+    let expected: Vec<&str> = Suite::ALL
+        .iter()
+        .flat_map(|s| s.checks().iter().map(|c| c.id))
+        .collect();
+    assert_eq!(checks, expected);
+    assert!(
+        report.outcomes.iter().all(|o| o.status == Status::Passed),
+        "{}",
+        explain(&report)
+    );
+}
+
+#[test]
+fn smoke_cases_match_the_smoke_matrix() {
+    let matrix = Matrix::load(&bundled::smoke_matrix()).unwrap();
+    let ids: Vec<&str> = matrix.cells().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, SMOKE_CELLS, "add an rstest case per smoke cell");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_cors_origin_fails_the_cors_check_only() {
+    let Some(engine) = common::engine_or_skip("broken-cors").await else {
+        return;
+    };
+    let matrix = bundled::root().join("fixtures/matrices/broken-cors.toml");
+    let report = run_cell(&engine, &matrix, "pgvector.opendal").await;
+    assert_eq!(report.status, CellStatus::Failed, "{}", explain(&report));
+    let failed: Vec<&str> = report.failed_outcomes().map(|o| o.check.as_str()).collect();
+    assert_eq!(failed, ["cors.console-preflight"], "{}", explain(&report));
+    let cors = report.failed_outcomes().next().unwrap();
+    assert!(cors.got.contains("is not allowed"), "{cors}");
+    assert!(
+        cors.url.as_deref().unwrap().ends_with("/console/api/setup"),
+        "{cors}"
+    );
+    assert!(
+        cors.evidence.iter().any(|e| e.starts_with("HTTP ")),
+        "{cors}"
+    );
+    assert!(!report.logs.is_empty(), "a failed cell keeps its logs");
+}
