@@ -9,6 +9,10 @@ use std::process::{Child, Command, Stdio};
 use harness::engine::Engine;
 use harness::workspace;
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller waits for the returned child"
+)]
 /// Starts `run` and returns once its stack is up (the readiness wait has begun), with its run id.
 fn start_run(out: &std::path::Path) -> (Child, String, BufReader<std::process::ChildStderr>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
