@@ -144,8 +144,6 @@ pub async fn run_cell(
             return report;
         }
     };
-    let owner_file = ws.dir.join(crate::reaper::OWNER_FILE);
-    let _ = std::fs::write(&owner_file, crate::labels::Owner::current().to_string());
     report.timings.prepare_ms = ms(t.elapsed());
     report.substituted = ws
         .substitutions

@@ -121,6 +121,10 @@ impl Workspace {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
         }
         copy_tree(&deployment.dir, &dir)?;
+        // First thing after the copy: whoever finds this directory can tell if its owner lives.
+        let owner = dir.join(crate::reaper::OWNER_FILE);
+        std::fs::write(&owner, labels::Owner::current().to_string())
+            .map_err(|e| Error::io("write", &owner, e))?;
 
         let env = render_env(&deployment.env_example, cell);
         let env_path = dir.join(".env");
