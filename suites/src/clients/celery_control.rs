@@ -62,12 +62,13 @@ pub async fn broadcast(
         reason: scrub(&e.to_string(), broker),
     };
     let client = redis::Client::open(broker.expose()).map_err(connect_err)?;
-    let mut con = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+    // BRPOP blocks for up to `timeout`; the client must not give up on it sooner.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout + Duration::from_secs(2)));
+    let mut con = client
+        .get_multiplexed_async_connection_with_config(&config)
         .await
-        .map_err(|_| ControlError::Connect {
-            broker: shown.clone(),
-            reason: format!("no answer within {timeout:?}"),
-        })?
         .map_err(connect_err)?;
 
     let oid = uuid::Uuid::new_v4().to_string();
@@ -110,7 +111,13 @@ pub async fn broadcast(
         .map_err(command_err("PUBLISH"));
 
     let replies = match published {
-        Ok(_) => collect(&mut con, &reply_queue, &ticket, timeout).await,
+        Ok(_) => collect(&mut con, &reply_queue, &ticket, timeout)
+            .await
+            .map_err(|e| ControlError::Command {
+                broker: shown.clone(),
+                command: "BRPOP",
+                reason: scrub(&e.to_string(), broker),
+            }),
         Err(e) => Err(e),
     };
 
@@ -132,7 +139,7 @@ async fn collect(
     queue: &str,
     ticket: &str,
     timeout: Duration,
-) -> Result<Vec<Reply>, ControlError> {
+) -> Result<Vec<Reply>, redis::RedisError> {
     let mut deadline = Instant::now() + timeout;
     let mut replies = Vec::new();
     loop {
@@ -146,12 +153,7 @@ async fn collect(
             .arg(queue)
             .arg(wait)
             .query_async(con)
-            .await
-            .map_err(|e| ControlError::Command {
-                broker: String::new(),
-                command: "BRPOP",
-                reason: e.to_string(),
-            })?;
+            .await?;
         let Some((_, raw)) = popped else {
             return Ok(replies);
         };
