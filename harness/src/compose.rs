@@ -176,7 +176,7 @@ impl ComposeCli {
     pub async fn down(&self) -> Result<(), String> {
         let out = self
             .command()
-            .args(["down", "--volumes", "--remove-orphans", "--timeout", "5"])
+            .args(["down", "--volumes", "--remove-orphans", "--timeout", "2"])
             .output()
             .await
             .map_err(|e| e.to_string())?;

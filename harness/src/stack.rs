@@ -282,17 +282,24 @@ impl Stack {
         out
     }
 
-    /// `compose down -v` through testcontainers, then a sweep by project label for anything
-    /// down did not remove.
+    /// `compose down -v` with the cell's files and a short stop timeout, then testcontainers'
+    /// own teardown (which then finds nothing), then a sweep by project label for anything
+    /// both missed.
+    ///
+    /// Why not only testcontainers' `down`: it waits compose's default 10 s per container, and
+    /// Dify's nginx runs under `sh -c` as PID 1, which ignores the stop signal, so every
+    /// teardown would cost 10 s for nothing. The stack is disposable; a quick kill is fine.
     pub async fn down(mut self) -> Teardown {
         let mut errors = Vec::new();
+        let ours = self.cli.down().await;
         if let Some(compose) = self.compose.take()
             && let Err(e) = compose.down().await
+            && ours.is_err()
         {
             errors.push(one_line(&e.to_string()));
-            if let Err(e) = self.cli.down().await {
-                errors.push(one_line(&e));
-            }
+        }
+        if let Err(e) = ours {
+            errors.push(one_line(&e));
         }
         let swept = self
             .engine
