@@ -234,10 +234,6 @@ async fn bring_up_and_check(
             ))
         })?;
     let base_url = format!("http://127.0.0.1:{http_port}");
-    say(&format!("waiting for readiness at {base_url}"));
-    stack.wait_ready(&base_url, deadline).await?;
-    report.timings.ready_ms = ms(t.elapsed());
-
     let mut target = Target::new(&base_url)
         .map_err(|e| failure(e.to_string()))?
         .with_console_origin(ws.access.console_origin.clone());
@@ -265,6 +261,15 @@ async fn bring_up_and_check(
             .map_err(|e| failure(e.to_string()))?;
         target = target.with_broker(url);
     }
+
+    say(&format!("waiting for readiness at {base_url}"));
+    stack.wait_ready(&base_url, deadline).await?;
+    if let Some(broker) = target.broker()
+        && !stack.wait_for_workers(broker, deadline).await
+    {
+        say("no Celery worker answered before the deadline; the celery suite will say more");
+    }
+    report.timings.ready_ms = ms(t.elapsed());
 
     say("running checks");
     let t = Instant::now();

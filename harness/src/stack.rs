@@ -240,6 +240,33 @@ impl Stack {
         }
     }
 
+    /// Waits until a Celery worker answers a ping on the broker. Soft: it returns `false` at
+    /// the deadline or when a service fails, and the celery suite then reports with evidence.
+    /// A worker takes seconds to consume after its container runs, so without this wait the
+    /// celery check would race the worker's boot.
+    pub async fn wait_for_workers(&self, broker: &suites::BrokerUrl, deadline: Instant) -> bool {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let attempt = left.min(Duration::from_secs(1));
+            if let Ok(replies) = suites::clients::celery_control::ping(broker, attempt).await
+                && !replies.is_empty()
+            {
+                return true;
+            }
+            if let Ok(states) = self
+                .engine
+                .containers(labels::COMPOSE_PROJECT, &self.project)
+                .await
+                && matches!(judge(&self.model, &states), Verdict::Fatal { .. })
+            {
+                return false;
+            }
+        }
+    }
+
     /// The host port on 127.0.0.1 where `service` publishes `container_port`.
     pub async fn host_port(&self, service: &str, container_port: u16) -> Option<u16> {
         let states = self
