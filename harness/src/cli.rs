@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use suites::Suite;
 
+use crate::catalog::{Catalog, Runnability};
 use crate::deployment::{Deployment, bundled};
 use crate::engine::Engine;
 use crate::error::{Error, Result, exit};
 use crate::images::ImageMap;
-use crate::matrix::Matrix;
-use crate::plan::Plan;
+use crate::matrix::{Cell, Matrix, select};
+use crate::plan::{Plan, parse_shard};
 use crate::runner::{self, RunConfig};
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,12 @@ pub enum Command {
         input: Input,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Only the I-th of N stable parts of the matrix, e.g. 2/4.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Show what one cell sets and runs: the .env diff, the override, the services.
+        #[arg(long, value_name = "CELL")]
+        explain: Option<String>,
     },
     /// Bring up each cell's stack, run the suites, write the report, tear down.
     Run {
@@ -52,6 +59,12 @@ pub enum Command {
         /// Cells to run at once; each is a whole Dify stack.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
         jobs: u16,
+        /// Only the I-th of N stable parts of the matrix (as `plan --shard`).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Let compose pull images the engine lacks (without it, such cells are "not run").
+        #[arg(long)]
+        pull: bool,
     },
     /// Remove containers, networks, volumes and workspaces left by killed runs.
     Reap,
@@ -71,28 +84,45 @@ pub struct Input {
 pub enum Format {
     Table,
     Json,
+    /// `{"include": [...]}` for a GitHub Actions `strategy.matrix`.
+    GithubMatrix,
 }
 
 impl Input {
-    fn load(&self) -> Result<(Deployment, Matrix)> {
+    /// The deployment's catalog, the matrix, and its cells on that deployment.
+    async fn load(&self) -> Result<(Catalog, Matrix, Vec<Cell>)> {
         let deployment =
             Deployment::open(&self.deployment.clone().unwrap_or_else(bundled::deployment))?;
         let matrix = Matrix::load(&self.matrix.clone().unwrap_or_else(bundled::smoke_matrix))?;
-        Ok((deployment, matrix))
+        let catalog = Catalog::load(deployment).await?;
+        let cells = matrix.expand(Some(&catalog.sets), &catalog.recipes)?;
+        Ok((catalog, matrix, cells))
     }
 }
 
 /// Runs a parsed command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Plan { input, format } => {
-            let (deployment, matrix) = input.load()?;
-            let plan = Plan::new(&deployment, &matrix, matrix.cells());
+        Command::Plan {
+            input,
+            format,
+            shard,
+            explain,
+        } => {
+            let shard = shard.as_deref().map(parse_shard).transpose()?;
+            let (catalog, matrix, cells) = input.load().await?;
+            if let Some(id) = explain {
+                let cell = select(&cells, std::slice::from_ref(&id))?.remove(0);
+                print!("{}", explain_cell(&catalog, &cell).await?);
+                return Ok(exit::OK);
+            }
+            let plan = Plan::new(&catalog, &matrix, &cells, shard);
             print!(
                 "{}",
                 match format {
                     Format::Table => plan.to_table(),
                     Format::Json => plan.to_json(),
+                    Format::GithubMatrix => plan.to_github_matrix(),
                 }
             );
             Ok(exit::OK)
@@ -104,9 +134,15 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             out,
             images,
             jobs,
+            shard,
+            pull,
         } => {
-            let (deployment, matrix) = input.load()?;
-            let cells = matrix.select(&cells)?;
+            let shard = shard.as_deref().map(parse_shard).transpose()?;
+            let (catalog, matrix, all) = input.load().await?;
+            let cells: Vec<Cell> = select(&all, &cells)?
+                .into_iter()
+                .filter(|c| shard.is_none_or(|s| s.contains(&c.id)))
+                .collect();
             let images = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
             if out.exists() && !out.is_dir() {
                 return Err(Error::BadInput(format!(
@@ -128,7 +164,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 );
             }
             let config = RunConfig {
-                deployment,
+                catalog,
                 matrix,
                 cells,
                 images,
@@ -138,6 +174,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                     suites
                 },
                 jobs: usize::from(jobs),
+                pull,
             };
             let run_id = runner::new_run_id();
             eprintln!("run {run_id}: {} cell(s)", config.cells.len());
@@ -183,4 +220,73 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `plan --explain`: the cell's workspace prepared (no engine needed) and shown, then removed.
+async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cell {} (VECTOR_STORE={}, STORAGE_TYPE={})",
+        cell.id, cell.vector_store, cell.storage_type
+    );
+    let status = match catalog.runnability(cell) {
+        Runnability::Runnable => "runnable".to_string(),
+        Runnability::Excluded(r) => format!("excluded: {r}"),
+        Runnability::External(r) => format!("external: {r}"),
+        Runnability::NoRecipe(r) => format!("not runnable: {r}"),
+    };
+    let _ = writeln!(out, "status: {status}");
+    let _ = writeln!(out, "values from: {}", catalog.sets.source);
+    let images = ImageMap::default();
+    let ws = crate::workspace::Workspace::prepare(
+        &catalog.deployment,
+        cell,
+        "explain",
+        &images,
+        &catalog.recipes,
+    )
+    .await;
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            let _ = writeln!(out, "cannot prepare the cell: {e}");
+            return Ok(out);
+        }
+    };
+    let example = catalog.deployment.env_example.values();
+    let _ = writeln!(
+        out,
+        "\n.env changes against {}:",
+        catalog.deployment.env_example.path().display()
+    );
+    for (k, v) in ws.env.values() {
+        match example.get(&k) {
+            Some(old) if *old == v => {}
+            Some(old) => {
+                let _ = writeln!(out, "  {k}: {old:?} -> {v:?}");
+            }
+            None => {
+                let _ = writeln!(out, "  {k}: (new) {v:?}");
+            }
+        }
+    }
+    let _ = writeln!(out, "\nservices that will run:");
+    for (name, s) in &ws.model.services {
+        let _ = writeln!(
+            out,
+            "  {name:<20} {}",
+            s.image.as_deref().unwrap_or("(built)")
+        );
+    }
+    let override_path = ws.dir.join(crate::workspace::OVERRIDE_FILE);
+    let yaml = std::fs::read_to_string(&override_path).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\noverride ({}):\n{yaml}",
+        crate::workspace::OVERRIDE_FILE
+    );
+    let _ = ws.remove();
+    Ok(out)
 }

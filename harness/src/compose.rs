@@ -41,6 +41,8 @@ pub struct Service {
     pub depends_on: BTreeMap<String, DependsOn>,
     #[serde(default)]
     pub restart: Option<String>,
+    #[serde(default)]
+    pub networks: BTreeMap<String, Option<serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -127,6 +129,8 @@ pub struct ComposeCli {
     pub files: Vec<PathBuf>,
     pub project: String,
     pub env: BTreeMap<String, String>,
+    /// An env file instead of the project directory's `.env`.
+    pub env_file: Option<PathBuf>,
 }
 
 impl ComposeCli {
@@ -138,6 +142,9 @@ impl ComposeCli {
             .arg(&self.project);
         for f in &self.files {
             cmd.arg("-f").arg(f);
+        }
+        if let Some(env_file) = &self.env_file {
+            cmd.arg("--env-file").arg(env_file);
         }
         cmd.envs(&self.env);
         cmd.kill_on_drop(true);

@@ -62,6 +62,14 @@ pub mod bundled {
     pub fn image_map() -> PathBuf {
         root().join("fixtures/images.toml")
     }
+
+    pub fn recipes() -> PathBuf {
+        root().join("matrices/recipes")
+    }
+
+    pub fn releases() -> PathBuf {
+        root().join("matrices/releases")
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! deployment, `.env` and override) -> [`stack`] (compose up, readiness, logs, teardown) ->
 //! the checks of the `suites` crate -> [`report`].
 
+pub mod catalog;
 pub mod cli;
 pub mod compose;
 pub mod deployment;
@@ -19,10 +20,12 @@ pub mod overrides;
 pub mod pki;
 pub mod plan;
 pub mod reaper;
+pub mod recipe;
 pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod stack;
+pub mod values;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -1,5 +1,26 @@
-//! Matrix files (`matrices/*.toml`): the VECTOR_STORE x STORAGE_TYPE axes and what every cell
-//! of them sets, expanded into [`Cell`]s.
+//! Matrix files (`matrices/*.toml`): the VECTOR_STORE x STORAGE_TYPE axes, cells added or
+//! adjusted by rules, and what every cell sets; expanded into [`Cell`]s against a deployment's
+//! value sets and the recipes.
+//!
+//! ```toml
+//! description = "..."
+//! [axes]
+//! vector_store = ["pgvector", "chroma"]   # or "local" (every value with a local recipe) or "all"
+//! storage_type = "local"
+//! [cell]                                   # defaults for every cell
+//! timeout_secs = 300
+//! required = true
+//! env = { CONSOLE_CORS_ALLOW_ORIGINS = "*" }
+//! [[cells]]                                # a rule: matches by axis values, adjusts or excludes
+//! vector_store = "milvus"
+//! timeout_secs = 600
+//! [[cells]]
+//! storage_type = "google-storage"
+//! exclude = "why this cell is left out"
+//! [[include]]                              # a cell outside the product
+//! vector_store = "pgvector"
+//! storage_type = "s3"
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +29,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result, line_of};
+use crate::recipe::{Axis, RecipeBook, Runs};
+use crate::values::ValueSets;
 
 /// One VECTOR_STORE x STORAGE_TYPE combination and everything it sets.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,30 +39,40 @@ pub struct Cell {
     pub id: String,
     pub vector_store: String,
     pub storage_type: String,
-    /// Extra `.env` keys for this cell, on top of VECTOR_STORE and STORAGE_TYPE.
+    /// Extra `.env` keys for this cell (the matrix's), on top of the axes and recipes.
     pub env: BTreeMap<String, String>,
     /// Budget from `up` to the last check.
     pub timeout: Duration,
     /// Whether a failure of this cell fails the run.
     pub required: bool,
+    /// Left out by a matrix rule, with its reason.
+    pub excluded: Option<String>,
 }
 
 impl Cell {
     pub fn id_for(vector_store: &str, storage_type: &str) -> String {
         format!("{vector_store}.{storage_type}")
     }
+
+    pub fn value(&self, axis: Axis) -> &str {
+        match axis {
+            Axis::VectorStore => &self.vector_store,
+            Axis::StorageType => &self.storage_type,
+        }
+    }
 }
 
-/// A parsed matrix file.
+/// A parsed matrix file, not yet expanded.
 #[derive(Clone, Debug)]
 pub struct Matrix {
     pub path: PathBuf,
     pub name: String,
     pub description: String,
-    cells: Vec<Cell>,
+    text: String,
+    file: MatrixFile,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MatrixFile {
     #[serde(default)]
@@ -47,16 +80,28 @@ struct MatrixFile {
     axes: Axes,
     #[serde(default)]
     cell: CellDefaults,
+    #[serde(default)]
+    cells: Vec<Rule>,
+    #[serde(default)]
+    include: Vec<Include>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Axes {
-    vector_store: Vec<String>,
-    storage_type: Vec<String>,
+    vector_store: AxisSpec,
+    storage_type: AxisSpec,
 }
 
-#[derive(Deserialize)]
+/// The values of an axis: a list, or a keyword resolved against the deployment.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum AxisSpec {
+    Values(Vec<String>),
+    Keyword(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CellDefaults {
     #[serde(default = "default_timeout")]
@@ -65,6 +110,25 @@ struct CellDefaults {
     required: bool,
     #[serde(default)]
     env: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rule {
+    vector_store: Option<String>,
+    storage_type: Option<String>,
+    timeout_secs: Option<u64>,
+    required: Option<bool>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    exclude: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Include {
+    vector_store: String,
+    storage_type: String,
 }
 
 impl Default for CellDefaults {
@@ -95,107 +159,211 @@ impl Matrix {
         Self::parse(path, &text)
     }
 
+    /// Parses and checks what can be checked without a deployment.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let error = |line: Option<usize>, message: String| Error::Matrix {
+        let file: MatrixFile = toml::from_str(text).map_err(|e| Error::Matrix {
             file: path.to_path_buf(),
-            line,
-            message,
-        };
-        let file: MatrixFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            error(line, e.message().trim().to_string())
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().trim().to_string(),
         })?;
-        let line_of_key = |key: &str| {
-            text.find(&format!("{key} ="))
-                .or_else(|| text.find(key))
-                .map(|o| line_of(text, o))
-        };
-        for (axis, values) in [
-            ("vector_store", &file.axes.vector_store),
-            ("storage_type", &file.axes.storage_type),
-        ] {
-            if values.is_empty() {
-                return Err(error(
-                    line_of_key(axis),
-                    format!("axis `{axis}` lists no values"),
-                ));
-            }
-            if let Some(bad) = values.iter().find(|v| !is_valid_value(v)) {
-                return Err(error(
-                    line_of_key(axis),
-                    format!(
-                        "axis `{axis}` value `{bad}` is not a value name (lowercase letters, digits, `_` and `-`)"
-                    ),
-                ));
-            }
-        }
-        for key in ["VECTOR_STORE", "STORAGE_TYPE"] {
-            if file.cell.env.contains_key(key) {
-                return Err(error(
-                    line_of_key(key),
-                    format!("`cell.env` must not set {key}: it is an axis of the matrix"),
-                ));
-            }
-        }
-        if file.cell.timeout_secs == 0 {
-            return Err(error(
-                line_of_key("timeout_secs"),
-                "`cell.timeout_secs` must be at least 1".into(),
-            ));
-        }
-        let mut cells = Vec::new();
-        for vs in &file.axes.vector_store {
-            for st in &file.axes.storage_type {
-                let id = Cell::id_for(vs, st);
-                if cells.iter().any(|c: &Cell| c.id == id) {
-                    return Err(error(
-                        line_of_key("vector_store"),
-                        format!("cell `{id}` appears twice (a value is repeated on an axis)"),
-                    ));
-                }
-                cells.push(Cell {
-                    id,
-                    vector_store: vs.clone(),
-                    storage_type: st.clone(),
-                    env: file.cell.env.clone(),
-                    timeout: Duration::from_secs(file.cell.timeout_secs),
-                    required: file.cell.required,
-                });
-            }
-        }
-        Ok(Self {
+        let m = Self {
             path: path.to_path_buf(),
             name: path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            description: file.description,
-            cells,
-        })
-    }
-
-    pub fn cells(&self) -> &[Cell] {
-        &self.cells
-    }
-
-    /// The cells named by `ids`, in matrix order; all cells when `ids` is empty.
-    pub fn select(&self, ids: &[String]) -> Result<Vec<Cell>> {
-        if let Some(unknown) = ids
-            .iter()
-            .find(|id| !self.cells.iter().any(|c| &c.id == *id))
-        {
-            return Err(Error::UnknownCell {
-                id: unknown.clone(),
-                known: self.cells.iter().map(|c| c.id.clone()).collect(),
-            });
+            description: file.description.clone(),
+            text: text.to_string(),
+            file,
+        };
+        for (axis, spec) in m.axis_specs() {
+            match spec {
+                AxisSpec::Values(values) if values.is_empty() => {
+                    return Err(m.error(
+                        axis.name(),
+                        format!("axis `{}` lists no values", axis.name()),
+                    ));
+                }
+                AxisSpec::Values(values) => {
+                    if let Some(bad) = values.iter().find(|v| !is_valid_value(v)) {
+                        return Err(m.error(
+                            axis.name(),
+                            format!(
+                                "axis `{}` value `{bad}` is not a value name (lowercase letters, digits, `_` and `-`)",
+                                axis.name()
+                            ),
+                        ));
+                    }
+                }
+                AxisSpec::Keyword(k) if k != "local" && k != "all" => {
+                    return Err(m.error(
+                        axis.name(),
+                        format!(
+                            "axis `{}` = \"{k}\": expected a list of values, \"local\" or \"all\"",
+                            axis.name()
+                        ),
+                    ));
+                }
+                AxisSpec::Keyword(_) => {}
+            }
         }
-        Ok(self
-            .cells
-            .iter()
-            .filter(|c| ids.is_empty() || ids.contains(&c.id))
-            .cloned()
-            .collect())
+        for env in std::iter::once(&m.file.cell.env).chain(m.file.cells.iter().map(|r| &r.env)) {
+            for axis in Axis::ALL {
+                if env.contains_key(axis.env_key()) {
+                    return Err(m.error(
+                        axis.env_key(),
+                        format!(
+                            "`env` must not set {}: it is an axis of the matrix",
+                            axis.env_key()
+                        ),
+                    ));
+                }
+            }
+        }
+        if m.file.cell.timeout_secs == 0 || m.file.cells.iter().any(|r| r.timeout_secs == Some(0)) {
+            return Err(m.error("timeout_secs", "`timeout_secs` must be at least 1".into()));
+        }
+        Ok(m)
     }
+
+    fn axis_specs(&self) -> [(Axis, &AxisSpec); 2] {
+        [
+            (Axis::VectorStore, &self.file.axes.vector_store),
+            (Axis::StorageType, &self.file.axes.storage_type),
+        ]
+    }
+
+    fn error(&self, near: &str, message: String) -> Error {
+        let line = self
+            .text
+            .find(&format!("{near} ="))
+            .or_else(|| self.text.find(near))
+            .map(|o| line_of(&self.text, o));
+        Error::Matrix {
+            file: self.path.clone(),
+            line,
+            message,
+        }
+    }
+
+    /// The cells of this matrix on a deployment with `sets` (none: take listed values as they
+    /// are) and `recipes`, in axis order, then the includes.
+    pub fn expand(&self, sets: Option<&ValueSets>, recipes: &RecipeBook) -> Result<Vec<Cell>> {
+        let mut axis_values: BTreeMap<Axis, Vec<String>> = BTreeMap::new();
+        for (axis, spec) in self.axis_specs() {
+            let known = sets.map(|s| s.get(axis));
+            let values = match spec {
+                AxisSpec::Values(v) => v.clone(),
+                AxisSpec::Keyword(k) => {
+                    let known = known.ok_or_else(|| {
+                        self.error(
+                            axis.name(),
+                            format!(
+                                "axis `{}` = \"{k}\" needs a deployment to resolve",
+                                axis.name()
+                            ),
+                        )
+                    })?;
+                    known
+                        .iter()
+                        .filter(|v| {
+                            k == "all"
+                                || recipes.get(axis, v).is_some_and(|r| r.runs == Runs::Local)
+                        })
+                        .cloned()
+                        .collect()
+                }
+            };
+            axis_values.insert(axis, values);
+        }
+        let pairs = axis_values[&Axis::VectorStore]
+            .iter()
+            .flat_map(|vs| {
+                axis_values[&Axis::StorageType]
+                    .iter()
+                    .map(move |st| (vs.clone(), st.clone()))
+            })
+            .chain(
+                self.file
+                    .include
+                    .iter()
+                    .map(|i| (i.vector_store.clone(), i.storage_type.clone())),
+            );
+        let mut cells: Vec<Cell> = Vec::new();
+        for (vs, st) in pairs {
+            if let Some(sets) = sets {
+                for (axis, value) in [(Axis::VectorStore, &vs), (Axis::StorageType, &st)] {
+                    if !sets.get(axis).contains(value) {
+                        return Err(self.error(
+                            &format!("\"{value}\""),
+                            format!(
+                                "`{value}` is not a {} value of this deployment ({}); expected one of: {}",
+                                axis.env_key(),
+                                sets.release
+                                    .as_deref()
+                                    .map(|r| format!("release {r}"))
+                                    .unwrap_or_else(|| "from its .env.example".into()),
+                                sets.get(axis).join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            let id = Cell::id_for(&vs, &st);
+            if cells.iter().any(|c| c.id == id) {
+                continue; // an include repeating a product cell adds nothing
+            }
+            let mut cell = Cell {
+                id,
+                vector_store: vs,
+                storage_type: st,
+                env: self.file.cell.env.clone(),
+                timeout: Duration::from_secs(self.file.cell.timeout_secs),
+                required: self.file.cell.required,
+                excluded: None,
+            };
+            for rule in &self.file.cells {
+                let matches = rule
+                    .vector_store
+                    .as_ref()
+                    .is_none_or(|v| v == &cell.vector_store)
+                    && rule
+                        .storage_type
+                        .as_ref()
+                        .is_none_or(|v| v == &cell.storage_type);
+                if !matches {
+                    continue;
+                }
+                if let Some(t) = rule.timeout_secs {
+                    cell.timeout = Duration::from_secs(t);
+                }
+                if let Some(r) = rule.required {
+                    cell.required = r;
+                }
+                cell.env.extend(rule.env.clone());
+                if let Some(reason) = &rule.exclude {
+                    cell.excluded = Some(reason.clone());
+                }
+            }
+            cells.push(cell);
+        }
+        Ok(cells)
+    }
+}
+
+/// The cells named by `ids`, in matrix order; all cells when `ids` is empty.
+pub fn select(cells: &[Cell], ids: &[String]) -> Result<Vec<Cell>> {
+    if let Some(unknown) = ids.iter().find(|id| !cells.iter().any(|c| &c.id == *id)) {
+        return Err(Error::UnknownCell {
+            id: unknown.clone(),
+            known: cells.iter().map(|c| c.id.clone()).collect(),
+        });
+    }
+    Ok(cells
+        .iter()
+        .filter(|c| ids.is_empty() || ids.contains(&c.id))
+        .cloned()
+        .collect())
 }
 
 fn is_valid_value(v: &str) -> bool {
@@ -212,26 +380,90 @@ mod tests {
         Matrix::parse(Path::new("m.toml"), text)
     }
 
+    fn expand(text: &str) -> Result<Vec<Cell>> {
+        parse(text)?.expand(None, &RecipeBook::default())
+    }
+
+    fn sets() -> ValueSets {
+        ValueSets {
+            vector_stores: vec!["pgvector".into(), "chroma".into(), "upstash".into()],
+            storage_types: vec!["opendal".into(), "s3".into()],
+            release: Some("1.13".into()),
+            source: String::new(),
+        }
+    }
+
     #[test]
-    fn expands_the_product_in_axis_order() {
-        let m = parse(
+    fn expands_the_product_rules_and_includes() {
+        let cells = expand(
             "[axes]\nvector_store = [\"pgvector\", \"chroma\"]\nstorage_type = [\"opendal\", \"s3\"]\n\
-             [cell]\ntimeout_secs = 60\nenv = { CONSOLE_CORS_ALLOW_ORIGINS = \"*\" }\n",
+             [cell]\ntimeout_secs = 60\nenv = { CONSOLE_CORS_ALLOW_ORIGINS = \"*\" }\n\
+             [[cells]]\nvector_store = \"chroma\"\ntimeout_secs = 90\nrequired = false\n\
+             [[cells]]\nvector_store = \"chroma\"\nstorage_type = \"s3\"\nexclude = \"not today\"\n\
+             [[include]]\nvector_store = \"upstash\"\nstorage_type = \"opendal\"\n",
         )
         .unwrap();
-        let ids: Vec<_> = m.cells().iter().map(|c| c.id.as_str()).collect();
+        let ids: Vec<_> = cells.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,
             [
                 "pgvector.opendal",
                 "pgvector.s3",
                 "chroma.opendal",
-                "chroma.s3"
+                "chroma.s3",
+                "upstash.opendal"
             ]
         );
-        assert_eq!(m.cells()[0].timeout, Duration::from_secs(60));
-        assert_eq!(m.cells()[3].env["CONSOLE_CORS_ALLOW_ORIGINS"], "*");
-        assert_eq!(m.name, "m");
+        assert_eq!(cells[0].timeout, Duration::from_secs(60));
+        assert_eq!(cells[2].timeout, Duration::from_secs(90));
+        assert!(!cells[2].required && cells[0].required);
+        assert_eq!(cells[3].excluded.as_deref(), Some("not today"));
+        assert_eq!(cells[4].env["CONSOLE_CORS_ALLOW_ORIGINS"], "*");
+    }
+
+    #[test]
+    fn keywords_resolve_against_the_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("vector_store")).unwrap();
+        std::fs::write(
+            dir.path().join("vector_store/chroma.toml"),
+            "runs = \"local\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("vector_store/upstash.toml"),
+            "runs = \"external\"\nneeds = [\"UPSTASH_VECTOR_URL\"]\n",
+        )
+        .unwrap();
+        let recipes = RecipeBook::load(dir.path()).unwrap();
+        let m = parse("[axes]\nvector_store = \"local\"\nstorage_type = \"all\"\n").unwrap();
+        let ids: Vec<_> = m
+            .expand(Some(&sets()), &recipes)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["chroma.opendal", "chroma.s3"]);
+        let err = m.expand(None, &recipes).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "m.toml:2: axis `vector_store` = \"local\" needs a deployment to resolve"
+        );
+    }
+
+    #[test]
+    fn unknown_values_are_named_with_their_line() {
+        let m =
+            parse("[axes]\nvector_store = [\"pgvector\"]\nstorage_type = [\"opendal\", \"s4\"]\n")
+                .unwrap();
+        let err = m
+            .expand(Some(&sets()), &RecipeBook::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.toml:3: `s4` is not a STORAGE_TYPE value of this deployment (release 1.13); expected one of: opendal, s3"
+        );
     }
 
     #[test]
@@ -256,19 +488,25 @@ mod tests {
             "m.toml:2: axis `vector_store` value `PG vector` is not a value name (lowercase letters, digits, `_` and `-`)"
         );
         assert_eq!(
+            err("[axes]\nvector_store = \"most\"\nstorage_type = [\"opendal\"]\n"),
+            "m.toml:2: axis `vector_store` = \"most\": expected a list of values, \"local\" or \"all\""
+        );
+        assert_eq!(
             err(
                 "[axes]\nvector_store = [\"a\"]\nstorage_type = [\"b\"]\n[cell.env]\nVECTOR_STORE = \"x\"\n"
             ),
-            "m.toml:5: `cell.env` must not set VECTOR_STORE: it is an axis of the matrix"
+            "m.toml:5: `env` must not set VECTOR_STORE: it is an axis of the matrix"
         );
     }
 
     #[test]
     fn selecting_an_unknown_cell_lists_the_known_ones() {
-        let m =
-            parse("[axes]\nvector_store = [\"pgvector\"]\nstorage_type = [\"opendal\"]\n").unwrap();
-        assert_eq!(m.select(&[]).unwrap().len(), 1);
-        let err = m.select(&["qdrant.s3".into()]).unwrap_err().to_string();
+        let cells = expand("[axes]\nvector_store = [\"pgvector\"]\nstorage_type = [\"opendal\"]\n")
+            .unwrap();
+        assert_eq!(select(&cells, &[]).unwrap().len(), 1);
+        let err = select(&cells, &["qdrant.s3".into()])
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "unknown cell `qdrant.s3`; the matrix has: pgvector.opendal"

@@ -11,6 +11,7 @@ use std::fmt::Write;
 
 use crate::compose::ComposeModel;
 use crate::images::ImageMap;
+use crate::recipe::CellRecipe;
 
 /// What the override asks of one stack.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +20,8 @@ pub struct OverrideSpec<'a> {
     pub labels: BTreeMap<String, String>,
     /// Extra container ports to publish on loopback, per service (e.g. the broker's 6379).
     pub extra_ports: BTreeMap<String, BTreeSet<u16>>,
+    /// The cell's recipes: extra services, and env, networks and waits for the app services.
+    pub recipe: Option<&'a CellRecipe>,
     /// Header comment naming the cell and run.
     pub header: String,
 }
@@ -73,7 +76,39 @@ pub fn render(model: &ComposeModel, spec: &OverrideSpec<'_>) -> (String, Vec<Sub
                 let _ = writeln!(y, "      - {}", q(&format!("127.0.0.1::{target}{suffix}")));
             }
         }
+        if let Some(recipe) = spec.recipe
+            && is_app_service(service)
+        {
+            write_app_pieces(&mut y, service, recipe);
+        }
         write_labels(&mut y, "    ", &spec.labels);
+    }
+    if let Some(recipe) = spec.recipe {
+        for (name, def) in &recipe.services {
+            let mut def = def.clone();
+            if let Some(obj) = def.as_object_mut() {
+                if let Some(upstream) = obj.get("image").and_then(|i| i.as_str()).map(str::to_owned)
+                    && let Some(local) = spec.images.and_then(|m| m.local_for(&upstream))
+                {
+                    obj.insert("image".into(), local.into());
+                    subs.push(Substitution {
+                        service: name.clone(),
+                        upstream,
+                        local: local.to_string(),
+                    });
+                }
+                let labels = obj
+                    .entry("labels")
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                if let Some(l) = labels.as_object_mut() {
+                    for (k, v) in &spec.labels {
+                        l.insert(k.clone(), v.clone().into());
+                    }
+                }
+            }
+            // JSON is YAML: a recipe's service goes in as one flow mapping.
+            let _ = writeln!(y, "  {}: {def}", q(name));
+        }
     }
     let networks: Vec<&String> = model
         .networks
@@ -107,6 +142,45 @@ pub fn render(model: &ComposeModel, spec: &OverrideSpec<'_>) -> (String, Vec<Sub
         }
     }
     (y, subs)
+}
+
+/// Dify merges its shared environment into the services that run its code (api, worker,
+/// worker_beat); those are the ones a recipe's env, networks and waits apply to.
+fn is_app_service(service: &crate::compose::Service) -> bool {
+    service.environment.contains_key("VECTOR_STORE")
+        && service.environment.contains_key("STORAGE_TYPE")
+}
+
+fn write_app_pieces(y: &mut String, service: &crate::compose::Service, recipe: &CellRecipe) {
+    if !recipe.service_env.is_empty() {
+        y.push_str("    environment:\n");
+        for (k, v) in &recipe.service_env {
+            let _ = writeln!(y, "      {}: {}", q(k), q(v));
+        }
+    }
+    if !recipe.networks.is_empty() {
+        // Naming networks replaces the implicit `default`; keep what the service had.
+        let mut networks: BTreeSet<&str> = service.networks.keys().map(String::as_str).collect();
+        if networks.is_empty() {
+            networks.insert("default");
+        }
+        networks.extend(recipe.networks.iter().map(String::as_str));
+        y.push_str("    networks:\n");
+        for n in networks {
+            let _ = writeln!(y, "      {}: {{}}", q(n));
+        }
+    }
+    if !recipe.wait_for.is_empty() {
+        y.push_str("    depends_on:\n");
+        for (name, condition) in &recipe.wait_for {
+            let _ = writeln!(
+                y,
+                "      {}: {{\"condition\": {}, \"required\": true}}",
+                q(name),
+                q(condition)
+            );
+        }
+    }
 }
 
 fn write_labels(y: &mut String, indent: &str, labels: &BTreeMap<String, String>) {
@@ -151,6 +225,7 @@ mod tests {
             images: Some(&map),
             labels: BTreeMap::from([("dev.dify-conformance.run".into(), "r1".into())]),
             extra_ports: BTreeMap::from([("redis".into(), BTreeSet::from([6379]))]),
+            recipe: None,
             header: "cell pgvector.opendal".into(),
         };
         let (yaml, subs) = render(&model, &spec);

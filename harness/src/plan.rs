@@ -1,10 +1,14 @@
-//! `plan`: the cells a matrix expands to on a deployment, before anything starts.
+//! `plan`: the cells a matrix expands to on a deployment, whether each can run and why not,
+//! before anything starts. Rendered as a table, JSON, or a GitHub Actions `strategy.matrix`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::deployment::Deployment;
+use crate::catalog::{Catalog, Runnability};
+use crate::error::{Error, Result};
 use crate::interpolate::interpolate;
 use crate::matrix::{Cell, Matrix};
 use crate::workspace::render_env;
@@ -13,6 +17,9 @@ use crate::workspace::render_env;
 pub struct Plan {
     pub deployment: String,
     pub matrix: String,
+    pub release: Option<String>,
+    pub values_from: String,
+    pub shard: Option<String>,
     pub cells: Vec<PlannedCell>,
 }
 
@@ -23,18 +30,54 @@ pub struct PlannedCell {
     pub storage_type: String,
     pub required: bool,
     pub timeout_secs: u64,
+    #[serde(flatten)]
+    pub runnability: Runnability,
     /// The compose profiles the cell's `.env` activates.
     pub profiles: Vec<String>,
     /// `.env` keys the cell sets beyond the example's values.
-    pub env: std::collections::BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// `--shard I/N`: the I-th of N stable parts (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a shard: expected I/N with 1 <= I <= N, e.g. 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether `cell_id` belongs to this shard: by a hash of the id, so a cell keeps its shard
+    /// when others are added or removed.
+    pub fn contains(&self, cell_id: &str) -> bool {
+        let digest = Sha256::digest(cell_id.as_bytes());
+        let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        n % self.count == self.index - 1
+    }
 }
 
 impl Plan {
-    pub fn new(deployment: &Deployment, matrix: &Matrix, cells: &[Cell]) -> Self {
+    pub fn new(catalog: &Catalog, matrix: &Matrix, cells: &[Cell], shard: Option<Shard>) -> Self {
+        let example = catalog.deployment.env_example.values();
         let cells = cells
             .iter()
+            .filter(|c| shard.is_none_or(|s| s.contains(&c.id)))
             .map(|cell| {
-                let env = render_env(&deployment.env_example, cell);
+                let env = render_env(&catalog.deployment.env_example, cell, &catalog.recipes);
                 let values = env.values();
                 let profiles = values
                     .get("COMPOSE_PROFILES")
@@ -45,7 +88,6 @@ impl Plan {
                     .filter(|p| !p.is_empty())
                     .map(str::to_owned)
                     .collect();
-                let example = deployment.env_example.values();
                 let changed = values
                     .iter()
                     .filter(|(k, v)| example.get(*k) != Some(*v))
@@ -57,14 +99,18 @@ impl Plan {
                     storage_type: cell.storage_type.clone(),
                     required: cell.required,
                     timeout_secs: cell.timeout.as_secs(),
+                    runnability: catalog.runnability(cell),
                     profiles,
                     env: changed,
                 }
             })
             .collect();
         Self {
-            deployment: deployment.dir.display().to_string(),
+            deployment: catalog.deployment.dir.display().to_string(),
             matrix: matrix.path.display().to_string(),
+            release: catalog.sets.release.clone(),
+            values_from: catalog.sets.source.clone(),
+            shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
             cells,
         }
     }
@@ -73,26 +119,43 @@ impl Plan {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 
+    /// What a GitHub Actions `strategy.matrix` takes: the runnable cells, with ids for `--cell`.
+    pub fn to_github_matrix(&self) -> String {
+        let include: Vec<serde_json::Value> = self
+            .cells
+            .iter()
+            .filter(|c| c.runnability == Runnability::Runnable)
+            .map(|c| {
+                serde_json::json!({
+                    "cell": c.id,
+                    "vector_store": c.vector_store,
+                    "storage_type": c.storage_type,
+                    "required": c.required,
+                })
+            })
+            .collect();
+        serde_json::json!({ "include": include }).to_string() + "\n"
+    }
+
     pub fn to_table(&self) -> String {
-        let headers = [
-            "CELL",
-            "VECTOR_STORE",
-            "STORAGE_TYPE",
-            "PROFILES",
-            "REQUIRED",
-            "TIMEOUT",
-        ];
+        let headers = ["CELL", "STATUS", "PROFILES", "REQUIRED", "TIMEOUT", "WHY"];
         let rows: Vec<[String; 6]> = self
             .cells
             .iter()
             .map(|c| {
+                let (status, why) = match &c.runnability {
+                    Runnability::Runnable => ("runnable", String::new()),
+                    Runnability::Excluded(r) => ("excluded", r.clone()),
+                    Runnability::External(r) => ("external", r.clone()),
+                    Runnability::NoRecipe(r) => ("no recipe", r.clone()),
+                };
                 [
                     c.id.clone(),
-                    c.vector_store.clone(),
-                    c.storage_type.clone(),
+                    status.into(),
                     c.profiles.join(","),
                     if c.required { "yes" } else { "no" }.into(),
                     format!("{}s", c.timeout_secs),
+                    why,
                 ]
             })
             .collect();
@@ -115,13 +178,53 @@ impl Plan {
         for row in &rows {
             line(row);
         }
+        let runnable = self
+            .cells
+            .iter()
+            .filter(|c| c.runnability == Runnability::Runnable)
+            .count();
         let _ = writeln!(
             out,
-            "{} cell(s) from {} on {}",
+            "{} cell(s), {runnable} runnable, from {} on {}{}; values from {}",
             self.cells.len(),
             self.matrix,
-            self.deployment
+            self.deployment,
+            self.shard
+                .as_deref()
+                .map(|s| format!(" (shard {s})"))
+                .unwrap_or_default(),
+            self.values_from
         );
         out
+    }
+}
+
+/// `--shard` parsing as an input error (exit 2).
+pub fn parse_shard(text: &str) -> Result<Shard> {
+    text.parse().map_err(Error::BadInput)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn shards_parse_or_explain() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["3/2", "0/2", "1/0", "x/2", "2"] {
+            let err = bad.parse::<Shard>().unwrap_err();
+            assert!(err.contains("is not a shard"), "{err}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_cell_is_in_exactly_one_shard(ids in prop::collection::vec("[a-z_-]{1,12}\\.[a-z-]{1,12}", 1..40), n in 1u32..8) {
+            for id in &ids {
+                let owners = (1..=n).filter(|i| Shard { index: *i, count: n }.contains(id)).count();
+                prop_assert_eq!(owners, 1);
+            }
+        }
     }
 }

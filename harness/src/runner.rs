@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use suites::{Outcome, Suite, Target, TlsEndpoint};
 use tokio::time::Instant;
 
-use crate::deployment::Deployment;
+use crate::catalog::{Catalog, Runnability};
 use crate::engine::Engine;
 use crate::images::ImageMap;
 use crate::matrix::{Cell, Matrix};
@@ -22,13 +22,15 @@ use crate::workspace::{ENTRY_SERVICE, Workspace};
 /// Everything a run needs besides the engine.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    pub deployment: Deployment,
+    pub catalog: Catalog,
     pub matrix: Matrix,
     pub cells: Vec<Cell>,
     pub images: ImageMap,
     pub suites: Vec<Suite>,
     /// Cells run at once (each is a whole stack: mind memory).
     pub jobs: usize,
+    /// Let compose pull images that are not on the engine; otherwise such cells are not run.
+    pub pull: bool,
 }
 
 /// A fresh run id: short, unique enough to tell concurrent runs apart in names and labels.
@@ -92,7 +94,7 @@ pub async fn run(
             engine: engine.version().await,
             compose,
         },
-        deployment: config.deployment.dir.display().to_string(),
+        deployment: config.catalog.deployment.dir.display().to_string(),
         matrix: MatrixInfo {
             name: config.matrix.name.clone(),
             path: config.matrix.path.display().to_string(),
@@ -129,9 +131,30 @@ pub async fn run_cell(
         teardown_errors: Vec::new(),
     };
 
+    let why_not = match config.catalog.runnability(cell) {
+        Runnability::Runnable => None,
+        Runnability::Excluded(r) => Some(format!("excluded: {r}")),
+        Runnability::External(r) => Some(format!("external: {r}")),
+        Runnability::NoRecipe(r) => Some(r),
+    };
+    if let Some(reason) = why_not {
+        say(&format!("not run: {reason}"));
+        report.status = CellStatus::NotRun;
+        report.reason = Some(reason);
+        return report;
+    }
+
     say("preparing workspace");
     let t = Instant::now();
-    let ws = match Workspace::prepare(&config.deployment, cell, run_id, images).await {
+    let prepared = Workspace::prepare(
+        &config.catalog.deployment,
+        cell,
+        run_id,
+        images,
+        &config.catalog.recipes,
+    )
+    .await;
+    let ws = match prepared {
         Ok(ws) => ws,
         Err(e) => {
             report.reason = Some(format!("cannot prepare the cell: {e}"));
@@ -150,6 +173,30 @@ pub async fn run_cell(
         .iter()
         .map(|s| (s.service.clone(), s.upstream.clone()))
         .collect();
+    if !config.pull {
+        let mut missing = Vec::new();
+        for (name, service) in &ws.model.services {
+            if let Some(image) = &service.image
+                && !engine.image_exists(image).await
+            {
+                missing.push(format!("{name} ({image})"));
+            }
+        }
+        if !missing.is_empty() {
+            let _ = ws.remove();
+            report.status = CellStatus::NotRun;
+            report.reason = Some(format!(
+                "not runnable here: no local image for {} (pass --pull to let compose pull)",
+                missing.join(", ")
+            ));
+            report.duration_ms = ms(started.elapsed());
+            say(&format!(
+                "not run: {}",
+                report.reason.as_deref().unwrap_or_default()
+            ));
+            return report;
+        }
+    }
     let mut secrets = ws.env.values();
     for s in ws.model.services.values() {
         for (k, v) in &s.environment {

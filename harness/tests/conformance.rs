@@ -3,11 +3,12 @@
 
 mod common;
 
+use harness::catalog::Catalog;
 use harness::deployment::{Deployment, bundled};
 use harness::engine::Engine;
 use harness::images::ImageMap;
 use harness::labels;
-use harness::matrix::Matrix;
+use harness::matrix::{Matrix, select};
 use harness::report::{CellReport, CellStatus};
 use harness::runner::{self, RunConfig};
 use rstest::rstest;
@@ -18,7 +19,13 @@ const SMOKE_CELLS: &[&str] = &["pgvector.opendal"];
 
 async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellReport {
     let matrix = Matrix::load(matrix).unwrap();
-    let cells = matrix.select(&[id.to_string()]).unwrap();
+    let catalog = Catalog::load(Deployment::open(&bundled::deployment()).unwrap())
+        .await
+        .unwrap();
+    let all = matrix
+        .expand(Some(&catalog.sets), &catalog.recipes)
+        .unwrap();
+    let cells = select(&all, &[id.to_string()]).unwrap();
     let mut images = ImageMap::load(&bundled::image_map()).unwrap();
     let mut present = Vec::new();
     for (_, local) in images.entries() {
@@ -28,12 +35,13 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
     }
     images.retain_present(|l| present.iter().any(|p| p == l));
     let config = RunConfig {
-        deployment: Deployment::open(&bundled::deployment()).unwrap(),
+        catalog,
         matrix,
         cells: cells.clone(),
         images: images.clone(),
         suites: Suite::ALL.to_vec(),
         jobs: 1,
+        pull: false,
     };
     let run_id = runner::new_run_id();
     let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l| {
@@ -95,10 +103,16 @@ async fn smoke_cell_passes_every_suite(#[case] id: &str) {
     );
 }
 
-#[test]
-fn smoke_cases_match_the_smoke_matrix() {
+#[tokio::test]
+async fn smoke_cases_match_the_smoke_matrix() {
     let matrix = Matrix::load(&bundled::smoke_matrix()).unwrap();
-    let ids: Vec<&str> = matrix.cells().iter().map(|c| c.id.as_str()).collect();
+    let catalog = Catalog::load(Deployment::open(&bundled::deployment()).unwrap())
+        .await
+        .unwrap();
+    let cells = matrix
+        .expand(Some(&catalog.sets), &catalog.recipes)
+        .unwrap();
+    let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, SMOKE_CELLS, "add an rstest case per smoke cell");
 }
 

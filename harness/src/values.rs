@@ -1,0 +1,228 @@
+//! The values a deployment's release accepts for VECTOR_STORE and STORAGE_TYPE.
+//!
+//! Read from the deployment itself where it says (the "Supported values are `a`, `b`" comment
+//! above the key in `.env.example`); per-release facts (`matrices/releases/*.toml`) complete or
+//! correct that where the directory does not say or says wrong (Dify's comments list `tidb` for
+//! the enum value `tidb_vector`, and no STORAGE_TYPE list at all).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::envfile::EnvDocument;
+use crate::error::{Error, Result, line_of};
+use crate::recipe::Axis;
+
+/// Facts of one Dify release line that its `docker/` directory does not state.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// e.g. `1.13`.
+    pub name: String,
+    /// Image references of the api service that identify the release (`*` matches any text).
+    pub api_images: Vec<String>,
+    pub vector_stores: Vec<String>,
+    pub storage_types: Vec<String>,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// Every release facts file in `dir`.
+pub fn load_releases(dir: &Path) -> Result<Vec<Release>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            what: "release facts",
+            path: path.clone(),
+            source,
+        })?;
+        let mut release: Release = toml::from_str(&text).map_err(|e| Error::Matrix {
+            file: path.clone(),
+            line: e.span().map(|s| line_of(&text, s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        release.path = path;
+        out.push(release);
+    }
+    Ok(out)
+}
+
+/// Where a value set came from, for `plan` to say.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ValueSets {
+    pub vector_stores: Vec<String>,
+    pub storage_types: Vec<String>,
+    /// The release whose facts applied, if one matched the api image.
+    pub release: Option<String>,
+    pub source: String,
+}
+
+impl ValueSets {
+    pub fn get(&self, axis: Axis) -> &[String] {
+        match axis {
+            Axis::VectorStore => &self.vector_stores,
+            Axis::StorageType => &self.storage_types,
+        }
+    }
+
+    /// The value sets of a deployment whose api runs `api_image`.
+    pub fn read(example: &EnvDocument, api_image: Option<&str>, releases: &[Release]) -> Self {
+        let release = api_image.and_then(|img| {
+            releases
+                .iter()
+                .find(|r| r.api_images.iter().any(|p| glob(p, img)))
+        });
+        let from_comments = |key: &str| supported_values(example, key);
+        match release {
+            Some(r) => Self {
+                vector_stores: r.vector_stores.clone(),
+                storage_types: r.storage_types.clone(),
+                release: Some(r.name.clone()),
+                source: format!("release {} facts ({})", r.name, r.path.display()),
+            },
+            None => {
+                let with_current = |key: &str| {
+                    let mut values = from_comments(key);
+                    if let Some(v) = example.get(key).filter(|v| !v.is_empty())
+                        && !values.contains(&v)
+                    {
+                        values.push(v);
+                    }
+                    values
+                };
+                Self {
+                    vector_stores: with_current("VECTOR_STORE"),
+                    storage_types: with_current("STORAGE_TYPE"),
+                    release: None,
+                    source: format!(
+                        "the comments of {} (no release facts match the api image {})",
+                        example.path().display(),
+                        api_image.unwrap_or("(none)")
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The backticked values of a "Supported values are `a`, `b`" comment just above `key`.
+pub fn supported_values(example: &EnvDocument, key: &str) -> Vec<String> {
+    let text = example.render();
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with(&format!("{key}=")))
+    else {
+        return Vec::new();
+    };
+    // The comment block right above the key; the list starts at its "supported" line and may
+    // continue on the following comment lines.
+    let start = lines[..at]
+        .iter()
+        .rposition(|l| !l.trim_start().starts_with('#'))
+        .map_or(0, |i| i + 1);
+    let block = &lines[start..at];
+    let Some(first) = block
+        .iter()
+        .position(|l| l.to_ascii_lowercase().contains("supported"))
+    else {
+        return Vec::new();
+    };
+    let mut seen = BTreeSet::new();
+    let mut values = Vec::new();
+    for line in &block[first..] {
+        for v in line.split('`').skip(1).step_by(2) {
+            if seen.insert(v.to_string()) {
+                values.push(v.to_string());
+            }
+        }
+    }
+    values
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.len() >= head.len()
+                && text.starts_with(head)
+                && glob_rest(tail, &text[head.len()..])
+        }
+    }
+}
+
+fn glob_rest(pattern: &str, text: &str) -> bool {
+    if pattern.is_empty() {
+        return true;
+    }
+    (0..=text.len()).any(|i| text.is_char_boundary(i) && glob(pattern, &text[i..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_supported_values_from_the_comment_above_the_key() {
+        let doc = EnvDocument::parse(
+            Path::new(".env.example"),
+            "# The type of vector store to use.\n# Supported values are `weaviate`, `qdrant`,\n# `milvus`, `tidb`.\nVECTOR_STORE=weaviate\n",
+        )
+        .unwrap();
+        assert_eq!(
+            supported_values(&doc, "VECTOR_STORE"),
+            ["weaviate", "qdrant", "milvus", "tidb"]
+        );
+        assert!(supported_values(&doc, "STORAGE_TYPE").is_empty());
+    }
+
+    #[test]
+    fn release_facts_win_when_the_api_image_matches() {
+        let doc = EnvDocument::parse(
+            Path::new("e"),
+            "VECTOR_STORE=weaviate\nSTORAGE_TYPE=opendal\n",
+        )
+        .unwrap();
+        let release = Release {
+            name: "1.13".into(),
+            api_images: vec!["langgenius/dify-api:1.13.*".into()],
+            vector_stores: vec!["weaviate".into(), "tidb_vector".into()],
+            storage_types: vec!["opendal".into(), "s3".into()],
+            path: PathBuf::from("matrices/releases/1.13.toml"),
+        };
+        let sets = ValueSets::read(
+            &doc,
+            Some("langgenius/dify-api:1.13.3"),
+            std::slice::from_ref(&release),
+        );
+        assert_eq!(sets.release.as_deref(), Some("1.13"));
+        assert_eq!(sets.vector_stores, ["weaviate", "tidb_vector"]);
+        let sets = ValueSets::read(&doc, Some("langgenius/dify-api:1.10.1"), &[release]);
+        assert_eq!(sets.release, None);
+        assert_eq!(sets.vector_stores, ["weaviate"]);
+        assert_eq!(sets.storage_types, ["opendal"]);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob(
+            "langgenius/dify-api:1.13.*",
+            "langgenius/dify-api:1.13.3"
+        ));
+        assert!(!glob(
+            "langgenius/dify-api:1.13.*",
+            "langgenius/dify-api:1.1.3"
+        ));
+        assert!(glob("*standin-api*", "dify-conformance/standin-api:local"));
+    }
+}
