@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::matrix::Cell;
 use crate::recipe::{Axis, RecipeBook, Runs};
 use crate::values::{ValueSets, load_releases};
-use crate::workspace::compose_env;
+use crate::workspace::{compose_env, copy_tree};
 
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -20,6 +20,10 @@ pub struct Catalog {
     pub model: ComposeModel,
     pub sets: ValueSets,
     pub recipes: RecipeBook,
+    /// The deployment with every profile enabled: all services it can run.
+    pub full_model: ComposeModel,
+    /// Every compose profile the deployment defines.
+    pub profiles: std::collections::BTreeSet<String>,
 }
 
 /// Whether a cell can run, and if not why.
@@ -33,6 +37,9 @@ pub enum Runnability {
     External(String),
     /// No recipe says how a value runs.
     NoRecipe(String),
+    /// A local value the deployment has no service for (no compose profile of that name, and
+    /// the recipe adds none).
+    NotOffered(String),
 }
 
 impl Catalog {
@@ -48,7 +55,14 @@ impl Catalog {
     ) -> Result<Self> {
         let recipes = RecipeBook::load(recipes)?;
         let releases = load_releases(releases)?;
-        let model = resolve_example(&deployment).await?;
+        let mut models = resolve_example(&deployment, &[None, Some("*")]).await?;
+        let full_model = models.pop().unwrap_or_default();
+        let profiles = full_model
+            .services
+            .values()
+            .flat_map(|s| s.profiles.iter().cloned())
+            .collect();
+        let model = models.pop().unwrap_or_default();
         let api_image = model.services.get("api").and_then(|s| s.image.as_deref());
         let sets = ValueSets::read(&deployment.env_example, api_image, &releases);
         Ok(Self {
@@ -56,6 +70,8 @@ impl Catalog {
             model,
             sets,
             recipes,
+            full_model,
+            profiles,
         })
     }
 
@@ -89,7 +105,16 @@ impl Catalog {
                         ));
                     }
                 }
-                Some(_) => {}
+                Some(r) => {
+                    if axis == Axis::VectorStore
+                        && r.services.is_empty()
+                        && !self.profiles.contains(value)
+                    {
+                        return Runnability::NotOffered(format!(
+                            "the deployment has no compose profile `{value}` for VECTOR_STORE={value}"
+                        ));
+                    }
+                }
             }
         }
         if needs.is_empty() {
@@ -100,25 +125,52 @@ impl Catalog {
     }
 }
 
-/// `docker compose config` of the deployment with its `.env.example` as `.env`; no engine
-/// needed, nothing written to the deployment.
-async fn resolve_example(deployment: &Deployment) -> Result<ComposeModel> {
+/// `docker compose config` of a copy of the deployment with its `.env.example` as `.env`
+/// (some layouts read `./.env` as a service env file too); no engine needed, nothing written to
+/// the deployment itself.
+async fn resolve_example(
+    deployment: &Deployment,
+    profiles: &[Option<&str>],
+) -> Result<Vec<ComposeModel>> {
     let tmp = std::env::temp_dir().join(format!(
         "dify-conformance-example-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-    let env_file = tmp.join(".env");
-    std::fs::write(&env_file, deployment.env_example.render())
-        .map_err(|e| Error::io("write", &env_file, e))?;
-    let cli = ComposeCli {
-        workdir: deployment.dir.clone(),
-        files: vec![deployment.compose_file.clone()],
-        project: "dify-conformance-plan".into(),
-        env: compose_env(&deployment.env_example, |k| std::env::var(k).ok()),
-        env_file: Some(env_file),
-    };
-    let model = cli.config().await;
+    let result = async {
+        copy_tree(&deployment.dir, &tmp)?;
+        let env_file = tmp.join(".env");
+        std::fs::write(&env_file, deployment.env_example.render())
+            .map_err(|e| Error::io("write", &env_file, e))?;
+        let compose_file = tmp.join(
+            deployment
+                .compose_file
+                .file_name()
+                .unwrap_or_else(|| "docker-compose.yaml".as_ref()),
+        );
+        let mut models = Vec::new();
+        for p in profiles {
+            let mut env = compose_env(&deployment.env_example, |k| std::env::var(k).ok());
+            if let Some(p) = p {
+                env.insert("COMPOSE_PROFILES".into(), (*p).into());
+            }
+            let cli = ComposeCli {
+                workdir: tmp.clone(),
+                files: vec![compose_file.clone()],
+                project: "dify-conformance-plan".into(),
+                env,
+                env_file: None,
+            };
+            models.push(cli.config().await.map_err(|e| match e {
+                Error::ComposeConfig { stderr, .. } => Error::ComposeConfig {
+                    dir: deployment.dir.clone(),
+                    stderr,
+                },
+                other => other,
+            })?);
+        }
+        Ok(models)
+    }
+    .await;
     let _ = std::fs::remove_dir_all(&tmp);
-    model
+    result
 }

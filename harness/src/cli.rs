@@ -235,11 +235,12 @@ async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
         Runnability::Runnable => "runnable".to_string(),
         Runnability::Excluded(r) => format!("excluded: {r}"),
         Runnability::External(r) => format!("external: {r}"),
-        Runnability::NoRecipe(r) => format!("not runnable: {r}"),
+        Runnability::NoRecipe(r) | Runnability::NotOffered(r) => format!("not runnable: {r}"),
     };
     let _ = writeln!(out, "status: {status}");
     let _ = writeln!(out, "values from: {}", catalog.sets.source);
-    let images = ImageMap::default();
+    // Every map entry is shown applied; at run time only those whose local image exists are.
+    let images = ImageMap::load(&bundled::image_map())?;
     let ws = crate::workspace::Workspace::prepare(
         &catalog.deployment,
         cell,

@@ -148,6 +148,7 @@ impl Plan {
                     Runnability::Excluded(r) => ("excluded", r.clone()),
                     Runnability::External(r) => ("external", r.clone()),
                     Runnability::NoRecipe(r) => ("no recipe", r.clone()),
+                    Runnability::NotOffered(r) => ("not offered", r.clone()),
                 };
                 [
                     c.id.clone(),

@@ -135,7 +135,7 @@ pub async fn run_cell(
         Runnability::Runnable => None,
         Runnability::Excluded(r) => Some(format!("excluded: {r}")),
         Runnability::External(r) => Some(format!("external: {r}")),
-        Runnability::NoRecipe(r) => Some(r),
+        Runnability::NoRecipe(r) | Runnability::NotOffered(r) => Some(r),
     };
     if let Some(reason) = why_not {
         say(&format!("not run: {reason}"));

@@ -369,7 +369,7 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Copies `from` into `to`, leaving out state and user files a cell must not inherit.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     copy_dir(from, to, true)
 }
 

@@ -94,3 +94,45 @@ fn plan_lists_the_smoke_cells() {
         serde_json::json!(["pgvector", "postgresql"])
     );
 }
+
+/// `plan` output is user-facing: snapshot it, with the checkout's path masked.
+fn plan_output(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .arg("plan")
+        .args(args)
+        .current_dir(bundled::root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).replace(&bundled::root().display().to_string(), "<repo>")
+}
+
+#[test]
+fn plan_snapshots() {
+    insta::assert_snapshot!("plan_smoke_table", plan_output(&[]));
+    insta::assert_snapshot!(
+        "plan_full_table",
+        plan_output(&["--matrix", "matrices/full.toml"])
+    );
+    insta::assert_snapshot!(
+        "plan_full_github_matrix",
+        plan_output(&[
+            "--matrix",
+            "matrices/full.toml",
+            "--format",
+            "github-matrix"
+        ])
+    );
+    insta::assert_snapshot!(
+        "plan_explain_smoke_cell",
+        plan_output(&["--explain", "pgvector.opendal"])
+            .lines()
+            .filter(|l| !l.contains("dev.dify-conformance.owner"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
