@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 pub struct Deployment {
     pub dir: PathBuf,
     pub compose_file: PathBuf,
-    /// `.env.example`: what every cell's `.env` starts from.
+    /// `.env.example` (or `.env.default`): what every cell's `.env` starts from.
     pub env_example: EnvDocument,
 }
 
@@ -25,12 +25,15 @@ impl Deployment {
             dir: dir.to_path_buf(),
             looked_for: "compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml".into(),
         })?;
-        let example = dir.join(".env.example");
-        if !example.is_file() {
-            return Err(Error::NoEnvExample {
+        // The newer wrapper layout (`dify-compose`) ships `.env.default` instead of an example;
+        // a cell's `.env` starts from whichever the release has.
+        let example = [".env.example", ".env.default"]
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(|| Error::NoEnvExample {
                 dir: dir.to_path_buf(),
-            });
-        }
+            })?;
         Ok(Self {
             dir: dir.to_path_buf(),
             compose_file,
@@ -88,7 +91,13 @@ mod tests {
         assert!(err.ends_with("has no compose file (looked for compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)"), "{err}");
         std::fs::write(dir.path().join("docker-compose.yaml"), "services: {}\n").unwrap();
         let err = Deployment::open(dir.path()).unwrap_err().to_string();
-        assert!(err.ends_with("has no .env.example"), "{err}");
+        assert!(
+            err.ends_with("has no .env.example (nor .env.default)"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join(".env.default"), "VECTOR_STORE=weaviate\n").unwrap();
+        let d = Deployment::open(dir.path()).unwrap();
+        assert!(d.env_example.path().ends_with(".env.default"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub enum Error {
     DeploymentMissing { path: PathBuf },
     #[error("deployment directory {dir} has no compose file (looked for {looked_for})")]
     NoComposeFile { dir: PathBuf, looked_for: String },
-    #[error("deployment directory {dir} has no .env.example")]
+    #[error("deployment directory {dir} has no .env.example (nor .env.default)")]
     NoEnvExample { dir: PathBuf },
     #[error("{file}:{line}: {message}")]
     EnvSyntax {
