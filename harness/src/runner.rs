@@ -267,8 +267,9 @@ async fn bring_up_and_check(
 ) -> Result<Vec<Outcome>, StackFailure> {
     say("compose up");
     let t = Instant::now();
-    stack.up(deadline).await?;
+    let up = stack.up(deadline).await;
     report.timings.up_ms = ms(t.elapsed());
+    up?;
 
     let t = Instant::now();
     let http_port = stack
@@ -310,7 +311,9 @@ async fn bring_up_and_check(
     }
 
     say(&format!("waiting for readiness at {base_url}"));
-    stack.wait_ready(&base_url, deadline).await?;
+    let ready = stack.wait_ready(&base_url, deadline).await;
+    report.timings.ready_ms = ms(t.elapsed());
+    ready?;
     if let Some(broker) = target.broker()
         && !stack.wait_for_workers(broker, deadline).await
     {
