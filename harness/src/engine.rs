@@ -72,22 +72,9 @@ impl Engine {
 
     /// The containers carrying `label=value` (stopped ones too), with their state.
     pub async fn containers(&self, label: &str, value: &str) -> Result<Vec<ContainerState>> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{label}={value}")])]);
-        let list = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| Error::EngineUnavailable {
-                reason: e.to_string(),
-            })?;
+        let found = self.labelled(&format!("{label}={value}")).await?;
         let mut out = Vec::new();
-        for summary in list {
-            let Some(id) = summary.id else { continue };
+        for (id, _) in found.containers {
             let Ok(inspect) = self
                 .docker
                 .inspect_container(&id, None::<InspectContainerOptions>)
@@ -157,84 +144,14 @@ impl Engine {
         text.lines().map(str::to_owned).collect()
     }
 
-    /// Removes every container, network and volume carrying `label=value`.
-    pub async fn sweep(&self, label: &str, value: &str) -> Swept {
-        let selector = format!("{label}={value}");
-        let filters = HashMap::from([("label".to_string(), vec![selector])]);
-        let mut swept = Swept::default();
-        if let Ok(list) = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-        {
-            for c in list.into_iter().filter_map(|c| c.id) {
-                let opts = RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build();
-                if self.docker.remove_container(&c, Some(opts)).await.is_ok() {
-                    swept.containers += 1;
-                }
-            }
-        }
-        if let Ok(list) = self
-            .docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-        {
-            for n in list.into_iter().filter_map(|n| n.id) {
-                if self.docker.remove_network(&n).await.is_ok() {
-                    swept.networks += 1;
-                }
-            }
-        }
-        if let Ok(list) = self
-            .docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-        {
-            for v in list.volumes.unwrap_or_default() {
-                let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
-                if self.docker.remove_volume(&v.name, Some(opts)).await.is_ok() {
-                    swept.volumes += 1;
-                }
-            }
-        }
-        swept
-    }
-
-    /// Values of `label` across everything that carries `labels::MANAGED`, with their owner.
-    pub async fn managed_runs(&self) -> Result<BTreeMap<String, Option<String>>> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}=true", labels::MANAGED)],
-        )]);
-        let mut runs: BTreeMap<String, Option<String>> = BTreeMap::new();
-        let mut note = |l: Option<HashMap<String, String>>| {
-            if let Some(l) = l
-                && let Some(run) = l.get(labels::RUN)
-            {
-                let owner = l.get(labels::OWNER).cloned();
-                runs.entry(run.clone()).or_insert(owner);
-            }
-        };
+    /// Every container (stopped ones too), network and volume carrying `selector`
+    /// (`label` or `label=value`), with their labels.
+    async fn labelled(&self, selector: &str) -> Result<Labelled> {
+        let filters = HashMap::from([("label".to_string(), vec![selector.to_string()])]);
         let engine_err = |e: bollard::errors::Error| Error::EngineUnavailable {
             reason: e.to_string(),
         };
-        for c in self
+        let containers = self
             .docker
             .list_containers(Some(
                 ListContainersOptionsBuilder::default()
@@ -244,10 +161,10 @@ impl Engine {
             ))
             .await
             .map_err(engine_err)?
-        {
-            note(c.labels);
-        }
-        for n in self
+            .into_iter()
+            .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))
+            .collect();
+        let networks = self
             .docker
             .list_networks(Some(
                 ListNetworksOptionsBuilder::default()
@@ -256,10 +173,10 @@ impl Engine {
             ))
             .await
             .map_err(engine_err)?
-        {
-            note(n.labels);
-        }
-        for v in self
+            .into_iter()
+            .filter_map(|n| Some((n.id?, n.labels.unwrap_or_default())))
+            .collect();
+        let volumes = self
             .docker
             .list_volumes(Some(
                 ListVolumesOptionsBuilder::default()
@@ -270,9 +187,67 @@ impl Engine {
             .map_err(engine_err)?
             .volumes
             .unwrap_or_default()
-        {
-            note(Some(v.labels));
+            .into_iter()
+            .map(|v| (v.name, v.labels))
+            .collect();
+        Ok(Labelled {
+            containers,
+            networks,
+            volumes,
+        })
+    }
+
+    /// Removes every container, network and volume carrying `label=value`.
+    pub async fn sweep(&self, label: &str, value: &str) -> Swept {
+        let mut swept = Swept::default();
+        let Ok(found) = self.labelled(&format!("{label}={value}")).await else {
+            return swept;
+        };
+        for (id, _) in &found.containers {
+            let opts = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            if self.docker.remove_container(id, Some(opts)).await.is_ok() {
+                swept.containers += 1;
+            }
+        }
+        for (id, _) in &found.networks {
+            if self.docker.remove_network(id).await.is_ok() {
+                swept.networks += 1;
+            }
+        }
+        for (name, _) in &found.volumes {
+            let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+            if self.docker.remove_volume(name, Some(opts)).await.is_ok() {
+                swept.volumes += 1;
+            }
+        }
+        swept
+    }
+
+    /// The runs that own anything labelled `labels::MANAGED`, with their owner label.
+    pub async fn managed_runs(&self) -> Result<BTreeMap<String, Option<String>>> {
+        let found = self.labelled(&format!("{}=true", labels::MANAGED)).await?;
+        let mut runs: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let all = found
+            .containers
+            .iter()
+            .chain(&found.networks)
+            .chain(&found.volumes);
+        for (_, l) in all {
+            if let Some(run) = l.get(labels::RUN) {
+                runs.entry(run.clone())
+                    .or_insert_with(|| l.get(labels::OWNER).cloned());
+            }
         }
         Ok(runs)
     }
+}
+
+/// What carries a label: (id or name, labels) of each kind of object.
+struct Labelled {
+    containers: Vec<(String, HashMap<String, String>)>,
+    networks: Vec<(String, HashMap<String, String>)>,
+    volumes: Vec<(String, HashMap<String, String>)>,
 }

@@ -40,14 +40,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A data file (matrix, recipe, release facts, image map) that says something wrong.
     #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Matrix {
-        file: PathBuf,
-        line: Option<usize>,
-        message: String,
-    },
-    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    ImageMap {
+    Data {
         file: PathBuf,
         line: Option<usize>,
         message: String,
@@ -78,8 +73,7 @@ impl Error {
             | Error::NoEnvExample { .. }
             | Error::EnvSyntax { .. }
             | Error::Read { .. }
-            | Error::Matrix { .. }
-            | Error::ImageMap { .. }
+            | Error::Data { .. }
             | Error::UnknownCell { .. }
             | Error::BadInput(_)
             | Error::ComposeConfig { .. } => exit::BAD_INPUT,
@@ -99,6 +93,47 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Reads a TOML data file into `T`; errors name the file and, where TOML says, the line.
+/// Returns the text too, for checks that point at lines of their own.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    what: &'static str,
+) -> Result<(T, String)> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value = parse_toml(path, &text)?;
+    Ok((value, text))
+}
+
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    text: &str,
+) -> Result<T> {
+    toml::from_str(text).map_err(|e| Error::Data {
+        file: path.to_path_buf(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: e.message().trim().to_string(),
+    })
+}
+
+/// The `*.toml` files directly in `dir`, sorted; none when `dir` does not exist.
+pub(crate) fn toml_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    paths
+}
 
 /// The 1-based line of a byte offset in `text`, for errors that point into a file.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result, line_of};
+use crate::error::{Error, Result, line_of, read_toml};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageMap {
@@ -25,18 +25,9 @@ struct ImageMapFile {
 
 impl ImageMap {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            what: "image map",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file: ImageMapFile = toml::from_str(&text).map_err(|e| Error::ImageMap {
-            file: path.to_path_buf(),
-            line: e.span().map(|s| line_of(&text, s.start)),
-            message: e.message().trim().to_string(),
-        })?;
+        let (file, text): (ImageMapFile, String) = read_toml(path, "image map")?;
         if let Some((from, _)) = file.images.iter().find(|(_, to)| to.trim().is_empty()) {
-            return Err(Error::ImageMap {
+            return Err(Error::Data {
                 file: path.to_path_buf(),
                 line: text.find(from.as_str()).map(|o| line_of(&text, o)),
                 message: format!("`{from}` maps to an empty image name"),

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result, line_of};
+use crate::error::{Error, Result, line_of, parse_toml};
 use crate::recipe::{Axis, RecipeBook, Runs};
 use crate::values::ValueSets;
 
@@ -161,11 +161,7 @@ impl Matrix {
 
     /// Parses and checks what can be checked without a deployment.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let file: MatrixFile = toml::from_str(text).map_err(|e| Error::Matrix {
-            file: path.to_path_buf(),
-            line: e.span().map(|s| line_of(text, s.start)),
-            message: e.message().trim().to_string(),
-        })?;
+        let file: MatrixFile = parse_toml(path, text)?;
         let m = Self {
             path: path.to_path_buf(),
             name: path
@@ -239,7 +235,7 @@ impl Matrix {
             .find(&format!("{near} ="))
             .or_else(|| self.text.find(near))
             .map(|o| line_of(&self.text, o));
-        Error::Matrix {
+        Error::Data {
             file: self.path.clone(),
             line,
             message,

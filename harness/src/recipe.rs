@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result, line_of};
+use crate::error::{Error, Result, line_of, read_toml, toml_files};
 
 /// An axis of the matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,17 +97,7 @@ impl RecipeBook {
     pub fn load(dir: &Path) -> Result<Self> {
         let mut recipes = BTreeMap::new();
         for axis in Axis::ALL {
-            let sub = dir.join(axis.name());
-            let Ok(entries) = std::fs::read_dir(&sub) else {
-                continue;
-            };
-            let mut paths: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect();
-            paths.sort();
-            for path in paths {
+            for path in toml_files(&dir.join(axis.name())) {
                 let value = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -120,22 +110,12 @@ impl RecipeBook {
     }
 
     fn load_one(path: &Path) -> Result<Recipe> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            what: "recipe",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let error = |line: Option<usize>, message: String| Error::Matrix {
+        let (mut recipe, text): (Recipe, String) = read_toml(path, "recipe")?;
+        let error = |line: Option<usize>, message: String| Error::Data {
             file: path.to_path_buf(),
             line,
             message,
         };
-        let mut recipe: Recipe = toml::from_str(&text).map_err(|e| {
-            error(
-                e.span().map(|s| line_of(&text, s.start)),
-                e.message().trim().to_string(),
-            )
-        })?;
         let line_of_text = |needle: &str| text.find(needle).map(|o| line_of(&text, o));
         for (service, condition) in &recipe.wait_for {
             if !CONDITIONS.contains(&condition.as_str()) {
@@ -185,55 +165,49 @@ impl CellRecipe {
     pub fn combine<'a>(recipes: impl IntoIterator<Item = &'a Recipe>) -> Result<Self> {
         let mut cell = CellRecipe::default();
         for r in recipes {
-            let clash = |what: &str, key: &str| {
-                Error::BadInput(format!(
-                    "{}: {what} `{key}` is also set, differently, by another recipe of the cell",
-                    r.path.display()
-                ))
-            };
-            for (k, v) in &r.env {
-                if cell
-                    .env
-                    .insert(k.clone(), v.clone())
-                    .is_some_and(|old| &old != v)
-                {
-                    return Err(clash(".env key", k));
-                }
-            }
-            for (k, v) in &r.service_env {
-                if cell
-                    .service_env
-                    .insert(k.clone(), v.clone())
-                    .is_some_and(|old| &old != v)
-                {
-                    return Err(clash("service environment key", k));
-                }
-            }
+            let services = r
+                .services
+                .iter()
+                .map(|(name, def)| {
+                    serde_json::to_value(def)
+                        .map(|json| (name.clone(), json))
+                        .map_err(|e| {
+                            Error::BadInput(format!("{}: service {name}: {e}", r.path.display()))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            merge(&mut cell.env, r.env.clone(), ".env key", r)?;
+            merge(
+                &mut cell.service_env,
+                r.service_env.clone(),
+                "service environment key",
+                r,
+            )?;
+            merge(&mut cell.services, services, "service", r)?;
+            merge(&mut cell.wait_for, r.wait_for.clone(), "wait_for", r)?;
             cell.networks.extend(r.networks.iter().cloned());
-            for (name, def) in &r.services {
-                let json = serde_json::to_value(def).map_err(|e| {
-                    Error::BadInput(format!("{}: service {name}: {e}", r.path.display()))
-                })?;
-                if cell
-                    .services
-                    .insert(name.clone(), json.clone())
-                    .is_some_and(|old| old != json)
-                {
-                    return Err(clash("service", name));
-                }
-            }
-            for (k, v) in &r.wait_for {
-                if cell
-                    .wait_for
-                    .insert(k.clone(), v.clone())
-                    .is_some_and(|old| &old != v)
-                {
-                    return Err(clash("wait_for", k));
-                }
-            }
         }
         Ok(cell)
     }
+}
+
+/// Adds `from` to `into`; a key another recipe set to something else is an error.
+fn merge<V: PartialEq>(
+    into: &mut BTreeMap<String, V>,
+    from: impl IntoIterator<Item = (String, V)>,
+    what: &str,
+    recipe: &Recipe,
+) -> Result<()> {
+    for (key, value) in from {
+        if into.get(&key).is_some_and(|old| *old != value) {
+            return Err(Error::BadInput(format!(
+                "{}: {what} `{key}` is also set, differently, by another recipe of the cell",
+                recipe.path.display()
+            )));
+        }
+        into.insert(key, value);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::envfile::EnvDocument;
-use crate::error::{Error, Result, line_of};
+use crate::error::{Result, read_toml, toml_files};
 use crate::recipe::Axis;
 
 /// Facts of one Dify release line that its `docker/` directory does not state.
@@ -30,31 +30,14 @@ pub struct Release {
 
 /// Every release facts file in `dir`.
 pub fn load_releases(dir: &Path) -> Result<Vec<Release>> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(out);
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-            what: "release facts",
-            path: path.clone(),
-            source,
-        })?;
-        let mut release: Release = toml::from_str(&text).map_err(|e| Error::Matrix {
-            file: path.clone(),
-            line: e.span().map(|s| line_of(&text, s.start)),
-            message: e.message().trim().to_string(),
-        })?;
-        release.path = path;
-        out.push(release);
-    }
-    Ok(out)
+    toml_files(dir)
+        .into_iter()
+        .map(|path| {
+            let (mut release, _): (Release, String) = read_toml(&path, "release facts")?;
+            release.path = path;
+            Ok(release)
+        })
+        .collect()
 }
 
 /// Where a value set came from, for `plan` to say.
