@@ -58,9 +58,22 @@ impl ImageMap {
         self.entries.iter().map(|(a, b)| (a.as_str(), b.as_str()))
     }
 
-    /// Keeps only entries whose local image `exists` (asked of the engine).
+    /// Keeps only entries whose local image `exists`.
     pub fn retain_present(&mut self, exists: impl Fn(&str) -> bool) {
         self.entries.retain(|_, local| exists(local));
+    }
+
+    /// The entries whose local image the engine has: what a run applies.
+    pub async fn present_on(&self, engine: &crate::engine::Engine) -> Self {
+        let mut present = Vec::new();
+        for local in self.entries.values() {
+            if engine.image_exists(local).await {
+                present.push(local.clone());
+            }
+        }
+        let mut map = self.clone();
+        map.retain_present(|l| present.iter().any(|p| p == l));
+        map
     }
 }
 

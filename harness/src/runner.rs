@@ -48,15 +48,7 @@ pub async fn run(
     let started = SystemTime::now();
     let clock = Instant::now();
     // Only entries whose local image exists apply: the same map serves users with real images.
-    let mut images = config.images.clone();
-    let locals: Vec<String> = images.entries().map(|(_, l)| l.to_string()).collect();
-    let mut present = Vec::new();
-    for l in locals {
-        if engine.image_exists(&l).await {
-            present.push(l);
-        }
-    }
-    images.retain_present(|l| present.iter().any(|p| p == l));
+    let images = config.images.present_on(engine).await;
 
     let mut cells: Vec<(usize, CellReport)> =
         futures_util::stream::iter(config.cells.iter().enumerate())

@@ -26,14 +26,10 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
         .expand(Some(&catalog.sets), &catalog.recipes)
         .unwrap();
     let cells = select(&all, &[id.to_string()]).unwrap();
-    let mut images = ImageMap::load(&bundled::image_map()).unwrap();
-    let mut present = Vec::new();
-    for (_, local) in images.entries() {
-        if engine.image_exists(local).await {
-            present.push(local.to_string());
-        }
-    }
-    images.retain_present(|l| present.iter().any(|p| p == l));
+    let images = ImageMap::load(&bundled::image_map())
+        .unwrap()
+        .present_on(engine)
+        .await;
     let config = RunConfig {
         catalog,
         matrix,
