@@ -42,6 +42,30 @@ pub enum Runnability {
     NotOffered(String),
 }
 
+impl Runnability {
+    /// The status word `plan` shows.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Runnability::Runnable => "runnable",
+            Runnability::Excluded(_) => "excluded",
+            Runnability::External(_) => "external",
+            Runnability::NoRecipe(_) => "no recipe",
+            Runnability::NotOffered(_) => "not offered",
+        }
+    }
+
+    /// Why the cell does not run, as one line; `None` when it runs.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Runnability::Runnable => None,
+            Runnability::Excluded(r)
+            | Runnability::External(r)
+            | Runnability::NoRecipe(r)
+            | Runnability::NotOffered(r) => Some(format!("{}: {r}", self.label())),
+        }
+    }
+}
+
 impl Catalog {
     /// Reads the deployment and the bundled recipes and release facts.
     pub async fn load(deployment: Deployment) -> Result<Self> {

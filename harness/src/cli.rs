@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use suites::Suite;
 
-use crate::catalog::{Catalog, Runnability};
+use crate::catalog::Catalog;
 use crate::deployment::{Deployment, bundled};
 use crate::engine::Engine;
 use crate::error::{Error, Result, exit};
@@ -231,12 +231,10 @@ async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
         "cell {} (VECTOR_STORE={}, STORAGE_TYPE={})",
         cell.id, cell.vector_store, cell.storage_type
     );
-    let status = match catalog.runnability(cell) {
-        Runnability::Runnable => "runnable".to_string(),
-        Runnability::Excluded(r) => format!("excluded: {r}"),
-        Runnability::External(r) => format!("external: {r}"),
-        Runnability::NoRecipe(r) | Runnability::NotOffered(r) => format!("not runnable: {r}"),
-    };
+    let runnability = catalog.runnability(cell);
+    let status = runnability
+        .reason()
+        .unwrap_or_else(|| runnability.label().to_string());
     let _ = writeln!(out, "status: {status}");
     let _ = writeln!(out, "values from: {}", catalog.sets.source);
     // Every map entry is shown applied; at run time only those whose local image exists are.

@@ -9,9 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, Runnability};
 use crate::error::{Error, Result};
-use crate::interpolate::interpolate;
 use crate::matrix::{Cell, Matrix};
-use crate::workspace::render_env;
+use crate::workspace::{active_profiles, render_env};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
@@ -79,15 +78,7 @@ impl Plan {
             .map(|cell| {
                 let env = render_env(&catalog.deployment.env_example, cell, &catalog.recipes);
                 let values = env.values();
-                let profiles = values
-                    .get("COMPOSE_PROFILES")
-                    .map(|p| interpolate(p, &|k| values.get(k).cloned()))
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                let profiles = active_profiles(&env);
                 let changed = values
                     .iter()
                     .filter(|(k, v)| example.get(*k) != Some(*v))
@@ -143,12 +134,13 @@ impl Plan {
             .cells
             .iter()
             .map(|c| {
-                let (status, why) = match &c.runnability {
-                    Runnability::Runnable => ("runnable", String::new()),
-                    Runnability::Excluded(r) => ("excluded", r.clone()),
-                    Runnability::External(r) => ("external", r.clone()),
-                    Runnability::NoRecipe(r) => ("no recipe", r.clone()),
-                    Runnability::NotOffered(r) => ("not offered", r.clone()),
+                let status = c.runnability.label();
+                let why = match &c.runnability {
+                    Runnability::Runnable => String::new(),
+                    Runnability::Excluded(r)
+                    | Runnability::External(r)
+                    | Runnability::NoRecipe(r)
+                    | Runnability::NotOffered(r) => r.clone(),
                 };
                 [
                     c.id.clone(),

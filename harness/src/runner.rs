@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use suites::{Outcome, Suite, Target, TlsEndpoint};
 use tokio::time::Instant;
 
-use crate::catalog::{Catalog, Runnability};
+use crate::catalog::Catalog;
 use crate::engine::Engine;
 use crate::images::ImageMap;
 use crate::matrix::{Cell, Matrix};
@@ -123,13 +123,7 @@ pub async fn run_cell(
         teardown_errors: Vec::new(),
     };
 
-    let why_not = match config.catalog.runnability(cell) {
-        Runnability::Runnable => None,
-        Runnability::Excluded(r) => Some(format!("excluded: {r}")),
-        Runnability::External(r) => Some(format!("external: {r}")),
-        Runnability::NoRecipe(r) | Runnability::NotOffered(r) => Some(r),
-    };
-    if let Some(reason) = why_not {
+    if let Some(reason) = config.catalog.runnability(cell).reason() {
         say(&format!("not run: {reason}"));
         report.status = CellStatus::NotRun;
         report.reason = Some(reason);

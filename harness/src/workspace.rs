@@ -285,12 +285,22 @@ pub fn compose_env(
             out.insert(k.clone(), interpolate(v, &lookup));
         }
     }
-    let profiles = values
-        .get("COMPOSE_PROFILES")
-        .map(|p| interpolate(p, &lookup))
-        .unwrap_or_default();
-    out.insert("COMPOSE_PROFILES".into(), profiles);
+    out.insert("COMPOSE_PROFILES".into(), active_profiles(env).join(","));
     out
+}
+
+/// The compose profiles an `.env` activates: its `COMPOSE_PROFILES`, resolved against itself.
+pub fn active_profiles(env: &EnvDocument) -> Vec<String> {
+    let values = env.values();
+    values
+        .get("COMPOSE_PROFILES")
+        .map(|p| interpolate(p, &|k| values.get(k).cloned()))
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn write_tls(dir: &Path, cell_id: &str, nginx: &crate::compose::Service) -> Result<CellPki> {

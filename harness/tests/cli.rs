@@ -64,12 +64,18 @@ fn every_bad_input_case_gets_its_message_and_exit_code() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
 
+/// The binary run from the checkout with `args`.
+fn dify_conformance(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .args(args)
+        .current_dir(bundled::root())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn bad_flags_exit_2_with_usage() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
-        .args(["run", "--jobs", "0"])
-        .output()
-        .unwrap();
+    let out = dify_conformance(&["run", "--jobs", "0"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--jobs"), "{stderr}");
@@ -77,10 +83,7 @@ fn bad_flags_exit_2_with_usage() {
 
 #[test]
 fn plan_lists_the_smoke_cells() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
-        .args(["plan", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = dify_conformance(&["plan", "--format", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -97,12 +100,7 @@ fn plan_lists_the_smoke_cells() {
 
 /// `plan` output is user-facing: snapshot it, with the checkout's path masked.
 fn plan_output(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
-        .arg("plan")
-        .args(args)
-        .current_dir(bundled::root())
-        .output()
-        .unwrap();
+    let out = dify_conformance(&[&["plan"], args].concat());
     assert!(
         out.status.success(),
         "{}",

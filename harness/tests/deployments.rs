@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use harness::catalog::{Catalog, Runnability};
 use harness::deployment::{Deployment, bundled};
 use harness::images::ImageMap;
-use harness::interpolate::interpolate;
+
 use harness::matrix::Matrix;
 use harness::recipe::Axis;
-use harness::workspace::Workspace;
+use harness::workspace::{Workspace, active_profiles};
 
 fn deployments() -> Vec<PathBuf> {
     let mut dirs = vec![bundled::deployment()];
@@ -74,18 +74,7 @@ async fn cells_resolve_to_their_services_and_never_collide() {
             }
             // Active profiles as compose reads them from the cell's .env: the VECTOR_STORE's,
             // DB_TYPE's, and whatever the release always adds (1.15's `collaboration`).
-            let values = ws.env.values();
-            let active: BTreeSet<String> = interpolate(
-                values
-                    .get("COMPOSE_PROFILES")
-                    .map(String::as_str)
-                    .unwrap_or(""),
-                &|k| values.get(k).cloned(),
-            )
-            .split(',')
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
+            let active: BTreeSet<String> = active_profiles(&ws.env).into_iter().collect();
             if !active.contains(&cell.vector_store) {
                 problems.push(format!(
                     "{}: profile {} is not active: {active:?}",
