@@ -20,7 +20,7 @@ mod suite;
 mod target;
 pub mod web;
 
-pub use outcome::{Outcome, Status};
+pub use outcome::{Outcome, Severity, Status};
 pub use secret::{Secret, redact_url};
 pub use suite::{Check, Suite, run_suites};
 pub use target::{BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Target, TargetError, TlsEndpoint};

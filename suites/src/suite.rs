@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Severity};
 use crate::target::Target;
 
 /// A group of checks about one concern of the deployment.
@@ -19,12 +19,24 @@ pub enum Suite {
     Celery,
 }
 
-/// One check: its id (`suite.name`) and what it proves, for plans and reports.
+/// One check: its id (`suite.kebab-name`), how much its failure matters, and what it proves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Check {
     pub id: &'static str,
     pub suite: Suite,
+    /// The severity of a failure, unless an outcome says otherwise.
+    pub severity: Severity,
     pub title: &'static str,
+}
+
+impl Check {
+    /// The check with this id, in any suite.
+    pub fn find(id: &str) -> Option<&'static Check> {
+        Suite::ALL
+            .iter()
+            .flat_map(|s| s.checks().iter())
+            .find(|c| c.id == id)
+    }
 }
 
 impl Suite {

@@ -212,6 +212,7 @@ pub(crate) mod fixtures {
         Outcome {
             check: check.into(),
             status,
+            severity: suites::Check::find(check).map_or(suites::Severity::Major, |c| c.severity),
             url: Some(format!("http://127.0.0.1:32768/{check}")),
             expected: "what the check wants".into(),
             got: got.into(),

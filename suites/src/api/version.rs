@@ -4,16 +4,25 @@
 //! the documented version endpoint, but on Dify 1.13.3 a flask-restx root route shadows it (404).
 
 use crate::http::{client, describe_error, header};
-use crate::outcome::{Outcome, Probe};
+use crate::outcome::{Outcome, Probe, Severity};
+use crate::suite::{Check, Suite};
 use crate::target::Target;
 
-pub(crate) const ID: &str = "api.version";
+pub(crate) const CHECK: Check = Check {
+    id: "api.version",
+    suite: Suite::Api,
+    severity: Severity::Critical,
+    title: "the console API answers through nginx and reports its version (X-Version)",
+};
 const PATH: &str = "/console/api/setup";
 
 pub(crate) async fn check(target: &Target) -> Outcome {
     let url = target.url(PATH);
-    let mut probe =
-        Probe::new(ID, "HTTP 200 with an X-Version header and a setup `step`").url(&url);
+    let mut probe = Probe::new(
+        &CHECK,
+        "HTTP 200 with an X-Version header and a setup `step`",
+    )
+    .url(&url);
     let resp = match client(target).get(&url).send().await {
         Ok(resp) => resp,
         Err(e) => return probe.fail(format!("no response: {}", describe_error(&e))),

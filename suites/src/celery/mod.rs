@@ -3,14 +3,10 @@
 mod ping;
 
 use crate::outcome::Outcome;
-use crate::suite::{Check, Suite};
+use crate::suite::Check;
 use crate::target::Target;
 
-pub const CHECKS: &[Check] = &[Check {
-    id: ping::ID,
-    suite: Suite::Celery,
-    title: "a Celery worker answers a remote-control ping through the broker",
-}];
+pub const CHECKS: &[Check] = &[ping::CHECK];
 
 pub async fn run(target: &Target) -> Vec<Outcome> {
     vec![ping::check(target).await]
