@@ -270,7 +270,8 @@ async fn bring_up_and_check(
     let base_url = format!("http://127.0.0.1:{http_port}");
     let mut target = Target::new(&base_url)
         .map_err(|e| failure(e.to_string()))?
-        .with_console_origin(ws.access.console_origin.clone());
+        .with_console_origin(ws.access.console_origin.clone())
+        .with_settings(ws.settings());
     if let (Some(port), Some(pki)) = (ws.access.https_port, &ws.pki) {
         let host_port = stack
             .host_port(ENTRY_SERVICE, port)

@@ -236,6 +236,20 @@ impl Workspace {
         })
     }
 
+    /// The settings the checks judge against: the rendered `.env`, overlaid with the api
+    /// service's environment as compose resolved it (what the api really runs with).
+    pub fn settings(&self) -> suites::Settings {
+        let mut values = self.env.values();
+        if let Some(api) = self.model.services.get("api") {
+            for (k, v) in &api.environment {
+                if let Some(v) = v {
+                    values.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        suites::Settings::new(values)
+    }
+
     /// Removes the directory; bind-mounted state written by containers goes with it.
     pub fn remove(&self) -> Result<()> {
         match std::fs::remove_dir_all(&self.dir) {

@@ -1,5 +1,6 @@
 //! What the checks talk to: a deployment described by its endpoints, never by containers.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -86,6 +87,32 @@ impl std::fmt::Display for BrokerUrl {
     }
 }
 
+/// The deployment's settings as its api sees them (`.env` keys after compose interpolation):
+/// CORS lists, console and app URLs, `VECTOR_STORE`, cookie domain. Checks read what they judge
+/// against from here; values under secret-looking keys never leave it in an outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings(BTreeMap<String, String>);
+
+impl Settings {
+    pub fn new(values: BTreeMap<String, String>) -> Self {
+        Self(values)
+    }
+
+    /// The value of `key`, `None` when the deployment does not set it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The value of `key` when set and not empty.
+    pub fn non_empty(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// A Dify deployment as the checks see it.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -94,6 +121,7 @@ pub struct Target {
     tls: Option<TlsEndpoint>,
     broker: Option<BrokerUrl>,
     request_timeout: Duration,
+    settings: Settings,
 }
 
 impl Target {
@@ -124,6 +152,7 @@ impl Target {
             tls: None,
             broker: None,
             request_timeout: Duration::from_secs(15),
+            settings: Settings::default(),
         })
     }
 
@@ -140,6 +169,13 @@ impl Target {
 
     pub fn with_broker(mut self, broker: BrokerUrl) -> Self {
         self.broker = Some(broker);
+        self
+    }
+
+    /// What the deployment is configured with (empty when unknown, e.g. `check` without
+    /// `--env-file`: checks then judge only what needs no setting).
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
         self
     }
 
@@ -168,6 +204,10 @@ impl Target {
 
     pub fn broker(&self) -> Option<&BrokerUrl> {
         self.broker.as_ref()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     pub fn request_timeout(&self) -> Duration {
