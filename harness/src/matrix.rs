@@ -141,8 +141,11 @@ impl Default for CellDefaults {
     }
 }
 
+/// Room for a real Dify boot: the api's import and migrations alone took 60-140 s on a loaded
+/// 2-core host (research §13), then indexing runs through the worker. Only a cap: a failing
+/// service ends the cell at once.
 fn default_timeout() -> u64 {
-    300
+    600
 }
 
 fn default_required() -> bool {

@@ -113,6 +113,29 @@ impl Settings {
     }
 }
 
+/// The console administrator the checks log in as (set up by `api.setup` on a fresh stack).
+#[derive(Clone, Debug)]
+pub struct Admin {
+    pub email: String,
+    pub name: String,
+    pub password: Secret,
+}
+
+/// What a check may observe beyond HTTP, supplied by whoever knows where the deployment runs
+/// (the harness, for stacks it started). Futures are boxed so the trait stays object safe.
+pub trait Inspector: Send + Sync + std::fmt::Debug {
+    /// Where the uploaded file `file_id` landed in the deployment's storage (a path or bucket
+    /// key per line), or why that cannot be seen.
+    fn locate_upload<'a>(&'a self, file_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
+
+    /// Speaks the configured vector store's own protocol from the api's networks with the
+    /// api's settings; `Ok` lines say what answered, `Err` why it did not.
+    fn probe_vector_store(&self) -> BoxFuture<'_, Result<Vec<String>, String>>;
+}
+
+/// A boxed future, as [`Inspector`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// A Dify deployment as the checks see it.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -122,6 +145,11 @@ pub struct Target {
     broker: Option<BrokerUrl>,
     request_timeout: Duration,
     settings: Settings,
+    writes: bool,
+    fresh: bool,
+    admin: Option<Admin>,
+    index_timeout: Duration,
+    inspector: Option<std::sync::Arc<dyn Inspector>>,
 }
 
 impl Target {
@@ -153,6 +181,11 @@ impl Target {
             broker: None,
             request_timeout: Duration::from_secs(15),
             settings: Settings::default(),
+            writes: false,
+            fresh: false,
+            admin: None,
+            index_timeout: Duration::from_secs(120),
+            inspector: None,
         })
     }
 
@@ -177,6 +210,55 @@ impl Target {
     pub fn with_settings(mut self, settings: Settings) -> Self {
         self.settings = settings;
         self
+    }
+
+    /// Let checks that write (setup, uploads, datasets, keys) run; they clean up after
+    /// themselves. Off by default: a deployment somebody runs is only read.
+    pub fn with_writes(mut self, allowed: bool) -> Self {
+        self.writes = allowed;
+        self
+    }
+
+    /// The stack was started empty for this run (so it must not be set up yet).
+    pub fn with_fresh_stack(mut self, fresh: bool) -> Self {
+        self.fresh = fresh;
+        self
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    pub fn with_admin(mut self, admin: Admin) -> Self {
+        self.admin = Some(admin);
+        self
+    }
+
+    /// How long a document may take to reach `completed`.
+    pub fn with_index_timeout(mut self, timeout: Duration) -> Self {
+        self.index_timeout = timeout;
+        self
+    }
+
+    pub fn with_inspector(mut self, inspector: std::sync::Arc<dyn Inspector>) -> Self {
+        self.inspector = Some(inspector);
+        self
+    }
+
+    pub fn writes_allowed(&self) -> bool {
+        self.writes
+    }
+
+    pub fn admin(&self) -> Option<&Admin> {
+        self.admin.as_ref()
+    }
+
+    pub fn index_timeout(&self) -> Duration {
+        self.index_timeout
+    }
+
+    pub fn inspector(&self) -> Option<&dyn Inspector> {
+        self.inspector.as_deref()
     }
 
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {

@@ -1,13 +1,17 @@
-//! The celery suite: workers listen on the broker the api publishes to.
+//! The celery suite: workers listen on the broker the api publishes to, and do the work.
 
 mod ping;
+mod round_trip;
 
+use crate::flow::Flow;
 use crate::outcome::Outcome;
 use crate::suite::Check;
-use crate::target::Target;
 
-pub const CHECKS: &[Check] = &[ping::CHECK];
+pub const CHECKS: &[Check] = &[ping::CHECK, round_trip::CHECK];
 
-pub async fn run(target: &Target) -> Vec<Outcome> {
-    vec![ping::check(target).await]
+pub async fn run(flow: &Flow) -> Vec<Outcome> {
+    vec![
+        ping::check(flow.target()).await,
+        round_trip::check(flow).await,
+    ]
 }
