@@ -23,4 +23,7 @@ pub mod web;
 pub use outcome::{Outcome, Severity, Status};
 pub use secret::{Secret, redact_url};
 pub use suite::{Check, Suite, run_suites};
-pub use target::{BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Settings, Target, TargetError, TlsEndpoint};
+pub use target::{
+    BrokerUrl, DEFAULT_BACKLOG_LIMIT, DEFAULT_CONSOLE_ORIGIN, ExpectedQueues, Settings, Target,
+    TargetError, TlsEndpoint,
+};
