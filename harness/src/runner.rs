@@ -272,6 +272,9 @@ async fn bring_up_and_check(
         .map_err(|e| failure(e.to_string()))?
         .with_console_origin(ws.access.console_origin.clone())
         .with_settings(ws.settings());
+    if let Some(queues) = &config.catalog.expected_queues {
+        target = target.with_expected_queues(queues.clone());
+    }
     if let (Some(port), Some(pki)) = (ws.access.https_port, &ws.pki) {
         let host_port = stack
             .host_port(ENTRY_SERVICE, port)
