@@ -44,7 +44,7 @@ pub(crate) async fn check(target: &Target) -> Outcome {
         Some(facts) => (
             facts.for_edition(edition).to_vec(),
             format!(
-                "Dify {} {} edition ({})",
+                "release {}, EDITION={}; {}",
                 facts.release,
                 if edition.map(str::trim) == Some("CLOUD") {
                     "CLOUD"
@@ -265,6 +265,34 @@ mod tests {
             "{o}"
         );
         assert!(!o.to_string().contains("s3cret-pw"), "{o}");
+    }
+
+    #[rstest]
+    #[case::self_hosted(&[], "the workers consume 2 queue(s): dataset, workflow [release 1.13, EDITION=SELF_HOSTED; f]")]
+    #[case::cloud(&[("EDITION", "CLOUD")], "the workers consume 2 queue(s): dataset, workflow_team [release 1.13, EDITION=CLOUD; f]")]
+    #[tokio::test]
+    async fn the_expectation_names_the_list_and_where_it_comes_from(
+        #[case] env: &[(&str, &str)],
+        #[case] expectation: &str,
+    ) {
+        let settings = crate::target::Settings::new(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let t = Target::new("http://127.0.0.1:9")
+            .unwrap()
+            .with_broker(crate::target::BrokerUrl::parse("redis://127.0.0.1:1/1").unwrap())
+            .with_settings(settings)
+            .with_expected_queues(crate::target::ExpectedQueues {
+                release: "1.13".into(),
+                self_hosted: expected(&["dataset", "workflow"]),
+                cloud: expected(&["dataset", "workflow_team"]),
+                source: "f".into(),
+            });
+        let o = check(&t).await;
+        assert_eq!(o.expected, expectation);
+        assert_eq!(o.status, Status::Failed, "nothing listens on port 1");
     }
 
     #[tokio::test]
