@@ -63,6 +63,17 @@ impl Release {
     }
 }
 
+/// The release line of a version the api reports (`1.13.3`, `1.13.3+standin` -> `1.13`), for a
+/// deployment known by its answers rather than its images (`check --base-url`).
+pub fn release_for_version<'a>(version: &str, releases: &'a [Release]) -> Option<&'a Release> {
+    let version = version.trim();
+    releases.iter().find(|r| {
+        version
+            .strip_prefix(r.name.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '+', '-']))
+    })
+}
+
 /// The release whose facts match the api image, if any.
 pub fn release_for<'a>(api_image: Option<&str>, releases: &'a [Release]) -> Option<&'a Release> {
     let img = api_image?;
@@ -260,6 +271,18 @@ mod tests {
             swapped.extend(["workflow_professional", "workflow_team", "workflow_sandbox"]);
             assert_eq!(cloud, swapped, "{}", r.path.display());
         }
+    }
+
+    #[test]
+    fn finds_the_release_line_of_a_reported_version() {
+        let releases = load_releases(&crate::deployment::bundled::releases()).unwrap();
+        let name = |v: &str| release_for_version(v, &releases).map(|r| r.name.as_str());
+        assert_eq!(name("1.13.3"), Some("1.13"));
+        assert_eq!(name("1.13.3+standin"), Some("1.13"));
+        assert_eq!(name("1.15.0"), Some("1.15"));
+        assert_eq!(name("1.1.3"), None);
+        assert_eq!(name("1.130.0"), None);
+        assert_eq!(name(""), None);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! `trigger_refresh_publisher`, which its own default worker list lacks: langgenius/dify#35280).
 //! The lengths are read on the broker itself (kombu's Redis transport keeps each queue as a list,
 //! see `clients::celery_control`), so queues that no worker and no release facts name are found
-//! too. The check runs last in the suite, after the flows of the other checks.
+//! too. Every list of the broker's database counts as a queue (Dify keeps its cache in
+//! `REDIS_DB`, 0, and the broker in db 1 of `CELERY_BROKER_URL`), remote-control reply queues
+//! excepted. The check runs last in the suite, after the flows of the other checks.
 
 use std::time::Duration;
 
