@@ -304,7 +304,11 @@ async fn remote_control_reaches_real_workers_and_finds_a_missing_queue() {
             o.got, "1 queue(s) over 3 waiting message(s): orphan (4)",
             "{o}"
         );
-        assert!(o.evidence.contains(&"orphan: 4 waiting".to_string()), "{o}");
+        assert!(
+            o.evidence
+                .contains(&"orphan: 4 waiting (no worker consumes it)".to_string()),
+            "{o}"
+        );
         let o = celery_outcome(&target.clone().with_backlog_limit(4), "celery.backlog").await;
         assert_eq!(o.status, Status::Passed, "{o}");
     })

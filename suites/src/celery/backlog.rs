@@ -10,6 +10,7 @@
 //! `REDIS_DB`, 0, and the broker in db 1 of `CELERY_BROKER_URL`), remote-control reply queues
 //! excepted. The check runs last in the suite, after the flows of the other checks.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::clients::celery_control::{self, QueueLength};
@@ -37,7 +38,15 @@ pub(crate) async fn check(target: &Target) -> Outcome {
     )
     .url(broker.to_string());
     match celery_control::queue_lengths(broker, BROKER_TIMEOUT).await {
-        Ok(lengths) => judge(probe, &lengths, limit),
+        Ok(lengths) => {
+            // Which waiting queues have a consumer at all tells a slow worker from a missing one.
+            let consumed = if lengths.is_empty() {
+                None
+            } else {
+                consumed_queues(broker).await
+            };
+            judge(probe, &lengths, limit, consumed.as_ref())
+        }
         Err(e) => {
             probe.evidence(format!("SCAN of the lists on {broker}"));
             probe.fail(e.to_string())
@@ -45,10 +54,40 @@ pub(crate) async fn check(target: &Target) -> Outcome {
     }
 }
 
-/// Pass when every queue holds at most `limit` messages; each non-empty queue is evidence.
-fn judge(mut probe: Probe, lengths: &[QueueLength], limit: u64) -> Outcome {
+/// The queues the workers consume, `None` when no worker answered readably (then the evidence
+/// says nothing about consumers).
+async fn consumed_queues(broker: &crate::target::BrokerUrl) -> Option<BTreeSet<String>> {
+    let replies = celery_control::active_queues(broker, BROKER_TIMEOUT)
+        .await
+        .ok()?;
+    let consumed: BTreeSet<String> = replies
+        .iter()
+        .filter_map(|r| celery_control::queue_names(&r.answer).ok())
+        .flatten()
+        .collect();
+    (!replies.is_empty()).then_some(consumed)
+}
+
+/// Pass when every queue holds at most `limit` messages; each non-empty queue is evidence,
+/// marked when no worker consumes it.
+fn judge(
+    mut probe: Probe,
+    lengths: &[QueueLength],
+    limit: u64,
+    consumed: Option<&BTreeSet<String>>,
+) -> Outcome {
     for q in lengths {
-        probe.evidence(format!("{}: {} waiting", q.queue, q.waiting));
+        let orphan = consumed.is_some_and(|c| !c.contains(&q.queue));
+        probe.evidence(format!(
+            "{}: {} waiting{}",
+            q.queue,
+            q.waiting,
+            if orphan {
+                " (no worker consumes it)"
+            } else {
+                ""
+            }
+        ));
     }
     let total: u64 = lengths.iter().map(|q| q.waiting).sum();
     probe.fact("waiting", total.to_string());
@@ -105,21 +144,37 @@ mod tests {
         #[case] status: Status,
         #[case] got: &str,
     ) {
-        let o = judge(Probe::new(&CHECK, "e"), &lengths(pairs), limit);
+        let o = judge(Probe::new(&CHECK, "e"), &lengths(pairs), limit, None);
         assert_eq!((o.status, o.got.as_str()), (status, got), "{o}");
         assert_eq!(o.evidence.len(), pairs.len());
         assert_eq!(o.severity, Severity::Major);
     }
 
-    #[test]
-    fn evidence_lists_each_non_empty_queue_with_its_length() {
+    #[rstest]
+    #[case::consumers_unknown(None, ["dataset: 12 waiting", "trigger_refresh_publisher: 1 waiting"])]
+    #[case::one_without_consumer(
+        Some(&["dataset", "mail"][..]),
+        ["dataset: 12 waiting", "trigger_refresh_publisher: 1 waiting (no worker consumes it)"]
+    )]
+    #[case::no_readable_worker_queues(
+        Some(&[][..]),
+        ["dataset: 12 waiting (no worker consumes it)", "trigger_refresh_publisher: 1 waiting (no worker consumes it)"]
+    )]
+    fn evidence_lists_each_non_empty_queue_with_its_length(
+        #[case] consumed: Option<&[&str]>,
+        #[case] evidence: [&str; 2],
+    ) {
+        let consumed: Option<BTreeSet<String>> =
+            consumed.map(|c| c.iter().map(|q| q.to_string()).collect());
         let o = judge(
             Probe::new(&CHECK, "e"),
-            &lengths(&[("dataset", 12), ("mail", 1)]),
+            &lengths(&[("dataset", 12), ("trigger_refresh_publisher", 1)]),
             DEFAULT_BACKLOG_LIMIT,
+            consumed.as_ref(),
         );
-        assert_eq!(o.evidence, ["dataset: 12 waiting", "mail: 1 waiting"]);
+        assert_eq!(o.evidence, evidence);
         assert_eq!(o.facts["waiting"], "13");
+        assert_eq!(o.status, Status::Failed);
     }
 
     #[tokio::test]
