@@ -244,6 +244,7 @@ mod tests {
             "dify-conformance/nginx:local".to_string(),
         )]);
         let spec = OverrideSpec {
+            service_env: None,
             images: Some(&map),
             labels: BTreeMap::from([("dev.dify-conformance.run".into(), "r1".into())]),
             extra_ports: BTreeMap::from([("redis".into(), BTreeSet::from([6379]))]),

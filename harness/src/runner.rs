@@ -304,6 +304,9 @@ async fn bring_up_and_check(
             storage_probe: recipe_probe(config, Axis::StorageType, &cell.storage_type),
             vector_probe: recipe_probe(config, Axis::VectorStore, &cell.vector_store),
         }));
+    if let Some(queues) = &config.catalog.expected_queues {
+        target = target.with_expected_queues(queues.clone());
+    }
     if let (Some(port), Some(pki)) = (ws.access.https_port, &ws.pki) {
         let host_port = stack
             .host_port(ENTRY_SERVICE, port)

@@ -26,6 +26,6 @@ pub use outcome::{Outcome, Severity, Status};
 pub use secret::{Secret, redact_url};
 pub use suite::{Check, Suite, SuiteRun, run_suites};
 pub use target::{
-    Admin, BoxFuture, BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Inspector, Settings, Target, TargetError,
-    TlsEndpoint,
+    Admin, BoxFuture, BrokerUrl, DEFAULT_BACKLOG_LIMIT, DEFAULT_CONSOLE_ORIGIN, ExpectedQueues,
+    Inspector, Settings, Target, TargetError, TlsEndpoint,
 };

@@ -136,6 +136,38 @@ pub trait Inspector: Send + Sync + std::fmt::Debug {
 /// A boxed future, as [`Inspector`] returns.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// How many messages may wait in one queue once the flows finish, unless the caller says
+/// otherwise ([`Target::with_backlog_limit`]). A drained deployment holds none; ten leaves room
+/// for beat's once-a-minute schedules (on by default in Dify) queued behind a busy worker that
+/// runs one task at a time (`-c 1`, prefetch 1), and is passed within ten minutes by a queue no
+/// worker drains (one message per beat tick).
+pub const DEFAULT_BACKLOG_LIMIT: u64 = 10;
+
+/// The queues a Dify release's api publishes to and its worker must consume, from the release
+/// facts (`matrices/releases/*.toml`); Dify's entrypoint swaps `workflow` for three queues when
+/// `EDITION=CLOUD`, hence two lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedQueues {
+    /// The release line, e.g. `1.13`.
+    pub release: String,
+    /// The self-hosted edition's list (Dify's default, `EDITION=SELF_HOSTED`).
+    pub self_hosted: Vec<String>,
+    /// The list under `EDITION=CLOUD`.
+    pub cloud: Vec<String>,
+    /// Where the lists come from, for the evidence (file, Dify source and commit).
+    pub source: String,
+}
+
+impl ExpectedQueues {
+    /// The list for the deployment's `EDITION` (`CLOUD`, else self-hosted, Dify's default).
+    pub fn for_edition(&self, edition: Option<&str>) -> &[String] {
+        match edition.map(str::trim) {
+            Some("CLOUD") => &self.cloud,
+            _ => &self.self_hosted,
+        }
+    }
+}
+
 /// A Dify deployment as the checks see it.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -150,6 +182,8 @@ pub struct Target {
     admin: Option<Admin>,
     index_timeout: Duration,
     inspector: Option<std::sync::Arc<dyn Inspector>>,
+    expected_queues: Option<ExpectedQueues>,
+    backlog_limit: u64,
 }
 
 impl Target {
@@ -186,6 +220,8 @@ impl Target {
             admin: None,
             index_timeout: Duration::from_secs(120),
             inspector: None,
+            expected_queues: None,
+            backlog_limit: DEFAULT_BACKLOG_LIMIT,
         })
     }
 
@@ -266,6 +302,20 @@ impl Target {
         self
     }
 
+    /// The queues the deployment's release publishes to (none when the release is unknown:
+    /// `celery.queues` then judges only the indexing queues).
+    pub fn with_expected_queues(mut self, queues: ExpectedQueues) -> Self {
+        self.expected_queues = Some(queues);
+        self
+    }
+
+    /// How many waiting messages one queue may hold once the flows finish
+    /// (default [`DEFAULT_BACKLOG_LIMIT`]).
+    pub fn with_backlog_limit(mut self, limit: u64) -> Self {
+        self.backlog_limit = limit;
+        self
+    }
+
     /// `path` (starting with `/`) joined onto the base URL, keeping any base path prefix.
     pub fn url(&self, path: &str) -> String {
         let base = self.base_url.as_str().trim_end_matches('/');
@@ -294,6 +344,14 @@ impl Target {
 
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+
+    pub fn expected_queues(&self) -> Option<&ExpectedQueues> {
+        self.expected_queues.as_ref()
+    }
+
+    pub fn backlog_limit(&self) -> u64 {
+        self.backlog_limit
     }
 }
 
