@@ -73,10 +73,11 @@ async fn version_endpoint(
     running: &str,
     probe: &mut Probe,
 ) -> Result<String, String> {
-    let url = format!("{}?current_version={running}", target.url(VERSION_PATH));
     let started = std::time::Instant::now();
+    // `+` in a query is a space: `1.13.3+standin` must be percent-encoded.
     let resp = client(target)
-        .get(&url)
+        .get(target.url(VERSION_PATH))
+        .query(&[("current_version", running)])
         .send()
         .await
         .map_err(|e| format!("{VERSION_PATH}: no response: {}", describe_error(&e)))?;
