@@ -420,6 +420,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(1),
             required: true,
             excluded: None,
+            unknown: Vec::new(),
         }
     }
 
