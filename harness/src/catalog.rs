@@ -228,7 +228,7 @@ impl Catalog {
 /// The split layout's per-service examples (`envs/**/*.env.example`, 1.14 on): they hold the
 /// keys the top-level `.env.example` no longer lists, for the `.env.example` guess. A file the
 /// parser cannot read is left out of the guess (compose reads them, not the harness).
-fn split_examples(dir: &Path) -> Vec<EnvDocument> {
+pub fn split_examples(dir: &Path) -> Vec<EnvDocument> {
     let mut found = Vec::new();
     let mut stack = vec![dir.join("envs")];
     while let Some(d) = stack.pop() {

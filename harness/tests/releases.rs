@@ -220,6 +220,37 @@ async fn real_release_dirs_plan_their_release_values_and_existing_profiles() {
                 "{name}: services {compose:?}, facts say {facts_services:?}"
             ));
         }
+        // The .env.example guess, as it would be without facts or image: never a comment's
+        // misspelling, and how near it comes (printed for the record).
+        let split = harness::catalog::split_examples(dir);
+        let mut examples = vec![&catalog.deployment.env_example];
+        examples.extend(split.iter());
+        let (guessed_vs, guessed_st) = harness::values::guess(&examples);
+        for wrong in ["tidb", "alibabcloud_mysql"] {
+            if guessed_vs.iter().any(|v| v == wrong) {
+                problems.push(format!(
+                    "{name}: the guess keeps the comment name `{wrong}`"
+                ));
+            }
+        }
+        let diff = |guess: &[String], truth: &[String]| {
+            let g: BTreeSet<&String> = guess.iter().collect();
+            let t: BTreeSet<&String> = truth.iter().collect();
+            format!(
+                "missing {:?}, extra {:?}",
+                t.difference(&g).collect::<Vec<_>>(),
+                g.difference(&t).collect::<Vec<_>>()
+            )
+        };
+        eprintln!(
+            "{name}: guess VECTOR_STORE {}/{} ({}); STORAGE_TYPE {}/{} ({})",
+            guessed_vs.len(),
+            facts.vector_stores.len(),
+            diff(&guessed_vs, &facts.vector_stores),
+            guessed_st.len(),
+            facts.storage_types.len(),
+            diff(&guessed_st, &facts.storage_types)
+        );
         let cells = matrix.expand(Some(sets), &catalog.recipes).unwrap();
         let mut runnable = 0;
         for cell in &cells {
