@@ -299,3 +299,25 @@ async fn resolve_example(
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_value_runs_and_says_why_the_others_do_not() {
+        let unknown = Runnability::UnknownValue("STORAGE_TYPE=x not among ...".into());
+        assert!(unknown.runs());
+        // The runner runs a cell whose reason is None.
+        assert_eq!(unknown.reason(), None);
+        assert_eq!(unknown.detail(), Some("STORAGE_TYPE=x not among ..."));
+        let licensed = Runnability::Licensed("VECTOR_STORE=vastbase: a licence".into());
+        assert!(!licensed.runs());
+        assert_eq!(
+            licensed.reason().as_deref(),
+            Some("licensed: VECTOR_STORE=vastbase: a licence")
+        );
+        assert!(Runnability::Runnable.runs());
+        assert_eq!(Runnability::Runnable.detail(), None);
+    }
+}
