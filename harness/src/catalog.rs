@@ -203,6 +203,27 @@ impl Catalog {
         }
     }
 
+    /// The matrix's cells on this deployment. Where the release runs a VECTOR_STORE value under
+    /// a profile of another name (0.15's `tidb_vector` under `tidb`), the cell's `.env` gets a
+    /// COMPOSE_PROFILES naming that profile in place of the value.
+    pub fn expand(&self, matrix: &crate::matrix::Matrix) -> Result<Vec<Cell>> {
+        let mut cells = matrix.expand(Some(&self.sets), &self.recipes)?;
+        let template = self.deployment.env_example.get("COMPOSE_PROFILES");
+        for cell in &mut cells {
+            let profile = self.sets.profile_for(&cell.vector_store);
+            if profile == cell.vector_store || cell.env.contains_key("COMPOSE_PROFILES") {
+                continue;
+            }
+            if let Some(t) = template.as_deref().filter(|t| t.contains("${VECTOR_STORE")) {
+                let start = t.find("${VECTOR_STORE").unwrap_or_default();
+                let end = t[start..].find('}').map_or(t.len(), |e| start + e + 1);
+                let rewritten = format!("{}{profile}{}", &t[..start], &t[end..]);
+                cell.env.insert("COMPOSE_PROFILES".into(), rewritten);
+            }
+        }
+        Ok(cells)
+    }
+
     /// The compose profiles a cell's run activates: its `.env`'s COMPOSE_PROFILES with the
     /// VECTOR_STORE value's profile named as the release names it, keeping only profiles the
     /// compose file defines. A cell that does not run lists none.

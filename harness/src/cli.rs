@@ -99,7 +99,7 @@ impl Input {
         let mut matrix = Matrix::load(&self.matrix.clone().unwrap_or_else(bundled::smoke_matrix))?;
         matrix.allow_unknown |= self.allow_unknown_values;
         let catalog = Catalog::load(deployment).await?;
-        let cells = matrix.expand(Some(&catalog.sets), &catalog.recipes)?;
+        let cells = catalog.expand(&matrix)?;
         Ok((catalog, matrix, cells))
     }
 }

@@ -281,3 +281,55 @@ async fn real_release_dirs_plan_their_release_values_and_existing_profiles() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// 0.15 runs TiDB under the profile `tidb`, not `tidb_vector`: a cell of that value gets a
+/// COMPOSE_PROFILES naming `tidb`, and plan lists it (with a recipe that runs it locally).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_whose_profile_has_another_name_activates_that_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yaml"),
+        "services:\n  api:\n    image: langgenius/dify-api:0.15.8\n  tidb:\n    image: pingcap/tidb:v8.4.0\n    profiles: [tidb]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".env.example"),
+        "VECTOR_STORE=weaviate\nSTORAGE_TYPE=opendal\nCOMPOSE_PROFILES=${VECTOR_STORE:-weaviate}\n",
+    )
+    .unwrap();
+    let recipes = tempfile::tempdir().unwrap();
+    for (rel, text) in [
+        ("vector_store/tidb_vector.toml", "runs = \"local\"\n"),
+        ("storage_type/opendal.toml", "runs = \"local\"\n"),
+    ] {
+        let p = recipes.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let catalog = Catalog::load_with(
+        Deployment::open(dir.path()).unwrap(),
+        recipes.path(),
+        &bundled::releases(),
+    )
+    .await
+    .unwrap();
+    if catalog.sets.origin == Origin::ApiImage {
+        eprintln!("skipped: the engine has langgenius/dify-api:0.15.8, whose values win");
+        return;
+    }
+    assert_eq!(catalog.sets.release.as_deref(), Some("0.15"));
+    let matrix = Matrix::parse(
+        Path::new("m.toml"),
+        "[axes]\nvector_store = [\"tidb_vector\"]\nstorage_type = [\"opendal\"]\n",
+    )
+    .unwrap();
+    let cells = catalog.expand(&matrix).unwrap();
+    assert_eq!(cells[0].env["COMPOSE_PROFILES"], "tidb");
+    assert_eq!(catalog.runnability(&cells[0]), Runnability::Runnable);
+    let env = harness::workspace::render_env(
+        &catalog.deployment.env_example,
+        &cells[0],
+        &catalog.recipes,
+    );
+    assert_eq!(catalog.cell_profiles(&cells[0], &env), ["tidb"]);
+}
