@@ -442,6 +442,7 @@ mod tests {
             required: true,
             excluded: None,
             service_env: BTreeMap::new(),
+            unknown: Vec::new(),
         }
     }
 
