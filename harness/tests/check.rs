@@ -59,6 +59,7 @@ async fn host_port(engine: &Engine, project: &str, service: &str, port: u16) -> 
 /// Polls until the console API answers through nginx with X-Version (the stack is up).
 async fn wait_for_api(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(300);
+    suites::ensure_crypto_provider();
     let http = reqwest::Client::new();
     loop {
         if let Ok(r) = http.get(format!("{base}/console/api/setup")).send().await
