@@ -73,6 +73,18 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
     } else {
         req.suites.clone()
     };
+    if req.admin_email.is_some() != req.admin_password.is_some() {
+        return Err(bad(format!(
+            "--admin-email and the password in {PASSWORD_ENV} go together (one is missing)"
+        )));
+    }
+    if let Some(email) = &req.admin_email
+        && !email.contains('@')
+    {
+        return Err(bad(format!(
+            "--admin-email `{email}` is not an email address"
+        )));
+    }
     let settings = match &req.env_file {
         Some(path) => read_settings(path)?,
         None => BTreeMap::new(),
@@ -179,11 +191,6 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
         ));
     }
 
-    if req.admin_email.is_some() != req.admin_password.is_some() {
-        return Err(bad(format!(
-            "--admin-email and the password in {PASSWORD_ENV} go together (one is missing)"
-        )));
-    }
     let mut secrets: Vec<String> = Vec::new();
     if let (Some(email), Some(password)) = (&req.admin_email, &req.admin_password) {
         if !email.contains('@') {
