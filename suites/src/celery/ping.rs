@@ -7,19 +7,25 @@
 use std::time::Duration;
 
 use crate::clients::celery_control;
-use crate::outcome::{Outcome, Probe};
+use crate::outcome::{Outcome, Probe, Severity};
+use crate::suite::{Check, Suite};
 use crate::target::Target;
 
-pub(crate) const ID: &str = "celery.ping";
+pub(crate) const CHECK: Check = Check {
+    id: "celery.ping",
+    suite: Suite::Celery,
+    severity: Severity::Critical,
+    title: "a Celery worker answers a remote-control ping through the broker",
+};
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) async fn check(target: &Target) -> Outcome {
     let Some(broker) = target.broker() else {
-        return Probe::new(ID, "a broker URL to reach the workers")
+        return Probe::new(&CHECK, "a broker URL to reach the workers")
             .skip("the target has no Celery broker URL");
     };
-    let mut probe =
-        Probe::new(ID, "at least one worker answers {\"ok\": \"pong\"}").url(broker.to_string());
+    let mut probe = Probe::new(&CHECK, "at least one worker answers {\"ok\": \"pong\"}")
+        .url(broker.to_string());
     let replies = match celery_control::ping(broker, REPLY_TIMEOUT).await {
         Ok(r) => r,
         Err(e) => return probe.fail(e.to_string()),

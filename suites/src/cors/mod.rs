@@ -3,14 +3,10 @@
 mod preflight;
 
 use crate::outcome::Outcome;
-use crate::suite::{Check, Suite};
+use crate::suite::Check;
 use crate::target::Target;
 
-pub const CHECKS: &[Check] = &[Check {
-    id: preflight::CONSOLE_ID,
-    suite: Suite::Cors,
-    title: "a preflight to the console API from the console's origin echoes that origin with credentials",
-}];
+pub const CHECKS: &[Check] = &[preflight::CHECK];
 
 pub async fn run(target: &Target) -> Vec<Outcome> {
     vec![preflight::console(target).await]

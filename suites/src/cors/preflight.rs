@@ -5,17 +5,23 @@
 //! `Access-Control-Allow-Credentials: true`.
 
 use crate::http::{client, describe_error};
-use crate::outcome::{Outcome, Probe};
+use crate::outcome::{Outcome, Probe, Severity};
+use crate::suite::{Check, Suite};
 use crate::target::Target;
 
-pub(crate) const CONSOLE_ID: &str = "cors.console-preflight";
+pub(crate) const CHECK: Check = Check {
+    id: "cors.console-preflight",
+    suite: Suite::Cors,
+    severity: Severity::Major,
+    title: "a preflight to the console API from the console's origin echoes that origin with credentials",
+};
 const CONSOLE_PATH: &str = "/console/api/setup";
 
 pub(crate) async fn console(target: &Target) -> Outcome {
     let origin = target.console_origin();
     let url = target.url(CONSOLE_PATH);
     let mut probe = Probe::new(
-        CONSOLE_ID,
+        &CHECK,
         format!("2xx with Access-Control-Allow-Origin: {origin} and Access-Control-Allow-Credentials: true"),
     )
     .url(&url);

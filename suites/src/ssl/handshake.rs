@@ -4,14 +4,20 @@
 //! "1.2 or newer"; refusing TLS 1.1 needs an OpenSSL peer and is a separate check.
 
 use crate::clients::tls_probe::handshake;
-use crate::outcome::{Outcome, Probe};
+use crate::outcome::{Outcome, Probe, Severity};
+use crate::suite::{Check, Suite};
 use crate::target::Target;
 
-pub(crate) const ID: &str = "ssl.handshake";
+pub(crate) const CHECK: Check = Check {
+    id: "ssl.handshake",
+    suite: Suite::Ssl,
+    severity: Severity::Critical,
+    title: "a TLS 1.2+ handshake with nginx succeeds and presents the mounted certificate",
+};
 
 pub(crate) async fn check(target: &Target) -> Outcome {
     let Some(tls) = target.tls() else {
-        return Probe::new(ID, "a TLS endpoint to probe")
+        return Probe::new(&CHECK, "a TLS endpoint to probe")
             .skip("the target has no TLS endpoint (NGINX_HTTPS_ENABLED is not true)");
     };
     let expected = if tls.expected_leaf_der.is_some() {
@@ -19,7 +25,7 @@ pub(crate) async fn check(target: &Target) -> Outcome {
     } else {
         "TLS 1.2+ handshake, chain trusted"
     };
-    let mut probe = Probe::new(ID, expected).url(format!("tls://{}", tls.addr));
+    let mut probe = Probe::new(&CHECK, expected).url(format!("tls://{}", tls.addr));
     probe.evidence(format!("SNI {}", tls.server_name));
     let shown = match handshake(
         &tls.addr,

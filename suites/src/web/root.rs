@@ -5,16 +5,22 @@
 
 use crate::api::truncate_for_evidence as truncate;
 use crate::http::{client, describe_error, header};
-use crate::outcome::{Outcome, Probe};
+use crate::outcome::{Outcome, Probe, Severity};
+use crate::suite::{Check, Suite};
 use crate::target::Target;
 
-pub(crate) const ID: &str = "web.root";
+pub(crate) const CHECK: Check = Check {
+    id: "web.root",
+    suite: Suite::Web,
+    severity: Severity::Critical,
+    title: "`GET /` through nginx answers 200 HTML from the Next.js web app",
+};
 const MARKER: &str = "/_next/static/";
 
 pub(crate) async fn check(target: &Target) -> Outcome {
     let url = target.url("/");
     let mut probe = Probe::new(
-        ID,
+        &CHECK,
         format!("HTTP 200, text/html, a page referencing {MARKER}"),
     )
     .url(&url);
