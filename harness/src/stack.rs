@@ -352,7 +352,8 @@ async fn probe_entry(http: &reqwest::Client, base_url: &str) -> Vec<String> {
         .send()
         .await
     {
-        Ok(r) if r.headers().contains_key("x-version") => {}
+        // A 500 with X-Version is the api up while migrations still run (research §1.2).
+        Ok(r) if r.status() == 200 && r.headers().contains_key("x-version") => {}
         Ok(r) => waiting.push(format!(
             "{ENTRY_SERVICE} -> api (HTTP {})",
             r.status().as_u16()

@@ -117,11 +117,19 @@ impl Workspace {
         images: &ImageMap,
         recipes: &RecipeBook,
     ) -> Result<Self> {
-        let recipe = CellRecipe::combine(
+        let mut recipe = CellRecipe::combine(
             Axis::ALL
                 .iter()
                 .filter_map(|axis| recipes.get(*axis, cell.value(*axis))),
         )?;
+        // Update checks off: offline, the version endpoint would wait for the update server
+        // (research §7), and `api.version` wants the api's own answer. On the service, because
+        // compose's `${CHECK_UPDATE_URL:-https://updates.dify.ai}` turns an empty `.env` value
+        // back into the default.
+        recipe
+            .service_env
+            .entry("CHECK_UPDATE_URL".into())
+            .or_default();
         let project = project_name(run_id, &cell.id);
         let dir = root().join(&project);
         if dir.exists() {
@@ -263,7 +271,6 @@ impl Workspace {
 }
 
 /// The example with the cell's keys set: the axes, HTTPS on (so the ssl suite has a target),
-/// update checks off,
 /// the recipes' keys, then the matrix's own env, which wins (it may turn HTTPS off again).
 pub fn render_env(example: &EnvDocument, cell: &Cell, recipes: &RecipeBook) -> EnvDocument {
     let mut env = example.clone();
@@ -271,11 +278,6 @@ pub fn render_env(example: &EnvDocument, cell: &Cell, recipes: &RecipeBook) -> E
     env.set("STORAGE_TYPE", &cell.storage_type);
     if example.contains("NGINX_HTTPS_ENABLED") {
         env.set("NGINX_HTTPS_ENABLED", "true");
-    }
-    // Update checks off: offline, every console page load would wait 10 s for the update server
-    // (research §7), and `api.version` wants the api's own answer.
-    if example.contains("CHECK_UPDATE_URL") {
-        env.set("CHECK_UPDATE_URL", "");
     }
     for axis in Axis::ALL {
         if let Some(recipe) = recipes.get(axis, cell.value(axis)) {
