@@ -41,7 +41,7 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
         shard: None,
     };
     let run_id = runner::new_run_id();
-    let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l| {
+    let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
         eprintln!("{l}")
     })
     .await;
