@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use suites::{Outcome, Suite, Target, TlsEndpoint};
+use suites::{Admin, Outcome, Suite, Target, TlsEndpoint};
 use tokio::time::Instant;
 
 use crate::catalog::Catalog;
 use crate::engine::Engine;
 use crate::images::ImageMap;
+use crate::inspect::StackInspector;
 use crate::matrix::{Cell, Matrix};
 use crate::plan::Shard;
 use crate::progress::{Ending, Phase, Progress};
+use crate::recipe::{Axis, RecipeProbe};
 use crate::redact::Redactor;
 use crate::report::{
     CellReport, CellStatus, Environment, MatrixInfo, Meta, NotRunKind, Report, RunInfo,
@@ -206,7 +208,11 @@ pub async fn run_cell(
             }
         }
     }
-    let redactor = Redactor::from_env(&secrets);
+    let admin = generated_admin();
+    let redactor = Redactor::from_env(&secrets).merged(&Redactor::with_secrets([admin
+        .password
+        .expose()
+        .to_string()]));
 
     let deadline = Instant::now() + cell.timeout;
     let mut stack = Stack::new(&ws, engine);
@@ -214,9 +220,10 @@ pub async fn run_cell(
         &mut stack,
         &ws,
         config,
+        cell,
+        admin,
         deadline,
         &mut report,
-        &cell.id,
         progress,
     )
     .await;
@@ -302,22 +309,24 @@ async fn services(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn bring_up_and_check(
     stack: &mut Stack,
     ws: &Workspace,
     config: &RunConfig,
+    cell: &Cell,
+    admin: Admin,
     deadline: Instant,
     report: &mut CellReport,
-    cell: &str,
     progress: &dyn Progress,
 ) -> Result<Vec<Outcome>, StackFailure> {
-    progress.phase(cell, Phase::Starting);
+    progress.phase(&cell.id, Phase::Starting);
     let t = Instant::now();
     let up = stack.up(deadline).await;
     report.timings.up_ms = ms(t.elapsed());
     up?;
 
-    progress.phase(cell, Phase::Ready);
+    progress.phase(&cell.id, Phase::Ready);
     let t = Instant::now();
     let http_port = stack
         .host_port(ENTRY_SERVICE, ws.access.http_port)
@@ -332,7 +341,23 @@ async fn bring_up_and_check(
     let mut target = Target::new(&base_url)
         .map_err(|e| failure(e.to_string()))?
         .with_console_origin(ws.access.console_origin.clone())
-        .with_settings(ws.settings());
+        .with_settings(ws.settings())
+        // The stack is ours and started empty: set it up, write, and expect it fresh.
+        .with_writes(true)
+        .with_fresh_stack(true)
+        .with_admin(admin)
+        .with_inspector(std::sync::Arc::new(StackInspector {
+            engine: stack.engine().clone(),
+            project: ws.project.clone(),
+            labels: ws.labels.clone(),
+            storage_type: cell.storage_type.clone(),
+            vector_store: cell.vector_store.clone(),
+            storage_probe: recipe_probe(config, Axis::StorageType, &cell.storage_type),
+            vector_probe: recipe_probe(config, Axis::VectorStore, &cell.vector_store),
+        }));
+    if let Some(queues) = &config.catalog.expected_queues {
+        target = target.with_expected_queues(queues.clone());
+    }
     if let (Some(port), Some(pki)) = (ws.access.https_port, &ws.pki) {
         let host_port = stack
             .host_port(ENTRY_SERVICE, port)
@@ -365,23 +390,55 @@ async fn bring_up_and_check(
         && !stack.wait_for_workers(broker, deadline).await
     {
         progress.note(
-            cell,
+            &cell.id,
             "no Celery worker answered before the deadline; the celery suite will say more",
         );
     }
     report.timings.ready_ms = ms(t.elapsed());
 
-    progress.phase(cell, Phase::Checking);
+    progress.phase(&cell.id, Phase::Checking);
     let t = Instant::now();
-    let outcomes = suites::run_suites(&target, &config.suites).await;
+    // Indexing may take what is left of the cell's time, keeping a margin for the rest.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let target = target.with_index_timeout(
+        left.saturating_sub(Duration::from_secs(30))
+            .max(Duration::from_secs(30)),
+    );
+    let run = suites::run_suites(&target, &config.suites).await;
     report.timings.checks_ms = ms(t.elapsed());
-    for o in outcomes
+    for o in run
+        .outcomes
         .iter()
         .filter(|o| o.status == suites::Status::Failed)
     {
-        progress.note(cell, &o.to_string());
+        progress.note(&cell.id, &o.to_string());
     }
-    Ok(outcomes)
+    report.teardown_errors.extend(
+        run.leftovers
+            .iter()
+            .map(|l| format!("left by the checks: {l}")),
+    );
+    Ok(run.outcomes)
+}
+
+/// The console administrator a fresh stack is set up with: a new password per cell (it is
+/// redacted like any secret).
+fn generated_admin() -> Admin {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    Admin {
+        email: "admin@dify-conformance.test".into(),
+        name: "dify-conformance".into(),
+        // Dify's password rule: a letter, a digit, at least 8 characters.
+        password: suites::Secret::new(format!("Dc{}9", &token[..16])),
+    }
+}
+
+fn recipe_probe(config: &RunConfig, axis: Axis, value: &str) -> Option<RecipeProbe> {
+    config
+        .catalog
+        .recipes
+        .get(axis, value)
+        .and_then(|r| r.probe.clone())
 }
 
 fn failure(message: String) -> StackFailure {
@@ -392,7 +449,7 @@ fn failure(message: String) -> StackFailure {
     }
 }
 
-fn redact_report(report: &mut CellReport, r: &Redactor) {
+pub(crate) fn redact_report(report: &mut CellReport, r: &Redactor) {
     report.reason = report.reason.as_deref().map(|t| r.redact(t));
     r.redact_map(&mut report.logs);
     for v in report.env.values_mut() {
@@ -415,7 +472,7 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let t: time::OffsetDateTime = t.into();
     t.replace_nanosecond(0)
         .ok()

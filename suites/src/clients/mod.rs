@@ -1,4 +1,6 @@
 //! Protocol clients the checks share: a TLS prober and Celery's remote control over Redis.
 
+pub mod broker;
 pub mod celery_control;
+pub mod console;
 pub mod tls_probe;
