@@ -17,9 +17,7 @@ use crate::envfile::EnvDocument;
 use crate::error::{Error, Result};
 use crate::interpolate::interpolate;
 use crate::redact::Redactor;
-use crate::report::{
-    CellReport, Environment, MatrixInfo, Meta, Report, RunInfo, Timings,
-};
+use crate::report::{CellReport, Environment, MatrixInfo, Meta, Report, RunInfo, Timings};
 
 /// The environment variable the administrator's password is read from.
 pub const PASSWORD_ENV: &str = "DIFY_ADMIN_PASSWORD";
@@ -260,12 +258,7 @@ pub async fn run(req: &CheckRequest) -> Result<Report> {
             .cloned()
             .unwrap_or_else(|| "unknown".into())
     };
-    let mut cell = CellReport::new(
-        &name,
-        &axis("VECTOR_STORE"),
-        &axis("STORAGE_TYPE"),
-        true,
-    );
+    let mut cell = CellReport::new(&name, &axis("VECTOR_STORE"), &axis("STORAGE_TYPE"), true);
     cell.record_outcomes(run.outcomes);
     cell.duration_ms = checks_ms;
     cell.timings = Timings {
