@@ -17,9 +17,7 @@ use crate::envfile::EnvDocument;
 use crate::error::{Error, Result};
 use crate::interpolate::interpolate;
 use crate::redact::Redactor;
-use crate::report::{
-    CellReport, Environment, MatrixInfo, Report, RunInfo, SCHEMA, Summary, Timings, Tool,
-};
+use crate::report::{CellReport, Environment, MatrixInfo, Meta, Report, RunInfo, Timings};
 use crate::values::{load_releases, release_for_version};
 
 /// The environment variable the administrator's password is read from.
@@ -295,41 +293,27 @@ pub async fn run(req: &CheckRequest) -> Result<Report> {
             .cloned()
             .unwrap_or_else(|| "unknown".into())
     };
-    let mut cell = CellReport {
-        id: name.clone(),
-        vector_store: axis("VECTOR_STORE"),
-        storage_type: axis("STORAGE_TYPE"),
-        required: true,
-        status: CellReport::status_from_outcomes(&run.outcomes),
-        reason: None,
-        duration_ms: checks_ms,
-        timings: Timings {
-            checks_ms,
-            ..Timings::default()
-        },
-        services: BTreeMap::new(),
-        substituted: BTreeMap::new(),
-        outcomes: run.outcomes,
-        logs: BTreeMap::new(),
-        teardown_errors: run
-            .leftovers
-            .iter()
-            .map(|l| format!("left by the checks: {l}"))
-            .collect(),
+    let mut cell = CellReport::new(&name, &axis("VECTOR_STORE"), &axis("STORAGE_TYPE"), true);
+    cell.record_outcomes(run.outcomes);
+    cell.duration_ms = checks_ms;
+    cell.timings = Timings {
+        checks_ms,
+        ..Timings::default()
     };
+    cell.teardown_errors = run
+        .leftovers
+        .iter()
+        .map(|l| format!("left by the checks: {l}"))
+        .collect();
     crate::runner::redact_report(&mut cell, &redactor);
-    let cells = vec![cell];
-    Ok(Report {
-        schema: SCHEMA.into(),
-        tool: Tool {
-            name: "dify-conformance".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+    let meta = Meta {
         run: RunInfo {
             id: crate::runner::new_run_id(),
             started_at: crate::runner::rfc3339(started),
             finished_at: crate::runner::rfc3339(SystemTime::now()),
             duration_ms: ms(clock.elapsed()),
+            shard: None,
+            merged_from: Vec::new(),
         },
         environment: Environment {
             engine: "not used (check)".into(),
@@ -339,10 +323,10 @@ pub async fn run(req: &CheckRequest) -> Result<Report> {
         matrix: MatrixInfo {
             name: format!("check {name}"),
             path: String::new(),
+            cells: vec![name.clone()],
         },
-        summary: Summary::of(&cells),
-        cells,
-    })
+    };
+    Ok(Report::new(meta, vec![cell]))
 }
 
 fn ms(d: Duration) -> u64 {

@@ -12,6 +12,8 @@ use crate::error::{Error, Result, exit};
 use crate::images::ImageMap;
 use crate::matrix::{Cell, Matrix, select};
 use crate::plan::{Plan, parse_shard};
+use crate::policy::Policy;
+use crate::report::Report;
 use crate::runner::{self, RunConfig};
 
 #[derive(Debug, Parser)]
@@ -65,6 +67,34 @@ pub enum Command {
         /// Let compose pull images the engine lacks (without it, such cells are "not run").
         #[arg(long)]
         pull: bool,
+        /// The release policy that decides the exit code (default: the one the matrix names,
+        /// else the built-in default).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Render report.json files (shards are merged) as Markdown, HTML, JUnit XML or JSON.
+    Report {
+        /// report.json files; several are merged (shards of one matrix on one deployment).
+        #[arg(long = "in", value_name = "FILE", required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        format: crate::report::Format,
+        /// Write here (atomically) instead of to stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Decide a release from a report: exit 0 when the policy passes, 1 when it fails.
+    Gate {
+        /// A report.json (merge shards with `report --format json` first).
+        #[arg(long, value_name = "FILE")]
+        report: PathBuf,
+        /// The policy (default: the built-in default: the matrix's required cells, every
+        /// severity but info fails, not-run cells fail unless excluded).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Earlier reports (oldest first) to list new, fixed and flaky failures against.
+        #[arg(long, value_name = "FILE")]
+        baseline: Vec<PathBuf>,
     },
     /// Run the suites against a deployment that is already running (read-only by default).
     Check {
@@ -177,9 +207,13 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             jobs,
             shard,
             pull,
+            policy,
         } => {
             let shard = shard.as_deref().map(parse_shard).transpose()?;
             let (catalog, matrix, all) = input.load().await?;
+            // Read the policy before anything starts: a bad one is an input error, not a
+            // surprise after an hour of stacks.
+            let policy = Policy::for_run(policy.as_deref(), matrix.policy())?;
             let cells: Vec<Cell> = select(&all, &cells)?
                 .into_iter()
                 .filter(|c| shard.is_none_or(|s| s.contains(&c.id)))
@@ -216,12 +250,13 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 },
                 jobs: usize::from(jobs),
                 pull,
+                shard,
             };
             let run_id = runner::new_run_id();
             eprintln!("run {run_id}: {} cell(s)", config.cells.len());
-            let progress = |line: &str| eprintln!("{line}");
+            let progress = crate::progress::stderr();
             let report = tokio::select! {
-                report = runner::run(&config, &engine, &run_id, &progress) => report,
+                report = runner::run(&config, &engine, &run_id, progress.as_ref()) => report,
                 _ = tokio::signal::ctrl_c() => {
                     eprintln!("interrupted: tearing down run {run_id}");
                     let swept = crate::stack::teardown_active(&engine, &run_id).await;
@@ -241,7 +276,51 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             for path in written {
                 eprintln!("wrote {}", path.display());
             }
-            Ok(if report.passed() {
+            let verdict = crate::gate::evaluate(&report, &policy, crate::gate::today());
+            eprint!("{}", verdict.render(&policy));
+            Ok(if verdict.passed() {
+                exit::OK
+            } else {
+                exit::CHECKS_FAILED
+            })
+        }
+        Command::Report {
+            inputs,
+            format,
+            out,
+        } => {
+            let parts = inputs
+                .iter()
+                .map(|p| Report::load(p).map(|r| (p.clone(), r)))
+                .collect::<Result<Vec<_>>>()?;
+            let report = crate::report::merge::merge(parts)?;
+            let text = report.render(format);
+            match out {
+                Some(path) => crate::report::write_atomic(&path, text.as_bytes())?,
+                None => print!("{text}"),
+            }
+            Ok(exit::OK)
+        }
+        Command::Gate {
+            report,
+            policy,
+            baseline,
+        } => {
+            let policy = match policy {
+                Some(p) => Policy::load(&p)?,
+                None => Policy::default(),
+            };
+            let report = Report::load(&report)?;
+            let baselines = baseline
+                .iter()
+                .map(|p| Report::load(p))
+                .collect::<Result<Vec<_>>>()?;
+            let mut verdict = crate::gate::evaluate(&report, &policy, crate::gate::today());
+            if !baselines.is_empty() {
+                verdict.baseline = Some(crate::gate::compare(&report, &baselines));
+            }
+            print!("{}", verdict.render(&policy));
+            Ok(if verdict.passed() {
                 exit::OK
             } else {
                 exit::CHECKS_FAILED
@@ -283,21 +362,23 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 index_timeout: std::time::Duration::from_secs(index_timeout.max(1)),
             };
             let report = crate::check::run(&request).await?;
-            for o in report.cells.iter().flat_map(|c| &c.outcomes) {
-                eprintln!("{} {} ({}): {}", o.check, o.status, o.severity, o.got);
+            for o in report.cells.iter().flat_map(|c| &c.checks) {
+                eprintln!("{} {} ({}): {}", o.id, o.status, o.severity, o.got);
             }
             let written = report.write(&out)?;
             let s = &report.summary;
             eprintln!(
                 "{} check(s) against {}: {}",
-                report.cells.iter().map(|c| c.outcomes.len()).sum::<usize>(),
+                report.cells.iter().map(|c| c.checks.len()).sum::<usize>(),
                 report.deployment,
                 s.cells_line()
             );
             for path in written {
                 eprintln!("wrote {}", path.display());
             }
-            Ok(if report.passed() {
+            // The built-in policy: a failed check of any severity but info fails.
+            let verdict = crate::gate::evaluate(&report, &Policy::default(), crate::gate::today());
+            Ok(if verdict.passed() {
                 exit::OK
             } else {
                 exit::CHECKS_FAILED

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 
 /// Exit codes of `dify-conformance`.
 pub mod exit {
-    /// Every required cell passed.
+    /// The release policy passed (every required cell and check passed or is accepted).
     pub const OK: i32 = 0;
-    /// The run finished and a required cell or check failed.
+    /// The run (or `gate`) finished and the release policy failed.
     pub const CHECKS_FAILED: i32 = 1;
-    /// Bad input: flags, matrix, deployment directory, `.env`.
+    /// Bad input: flags, matrix, policy, reports, deployment directory, `.env`.
     pub const BAD_INPUT: i32 = 2;
     /// Infrastructure: no Docker engine, no compose plugin, an unwritable output directory.
     pub const INFRASTRUCTURE: i32 = 3;

@@ -4,6 +4,7 @@
 //!
 //! ```toml
 //! description = "..."
+//! policy = "release-policy.toml"          # the release policy `run` applies (relative to this file)
 //! [axes]
 //! vector_store = ["pgvector", "chroma"]   # or "local" (every value with a local recipe) or "all"
 //! storage_type = "local"
@@ -90,6 +91,7 @@ struct MatrixFile {
     description: String,
     #[serde(default)]
     allow_unknown: bool,
+    policy: Option<PathBuf>,
     axes: Axes,
     #[serde(default)]
     cell: CellDefaults,
@@ -242,6 +244,15 @@ impl Matrix {
             return Err(m.error("timeout_secs", "`timeout_secs` must be at least 1".into()));
         }
         Ok(m)
+    }
+
+    /// The policy file the matrix names, resolved against the matrix's directory.
+    pub fn policy(&self) -> Option<PathBuf> {
+        self.file.policy.as_ref().map(|p| {
+            self.path
+                .parent()
+                .map_or_else(|| p.clone(), |dir| dir.join(p))
+        })
     }
 
     fn axis_specs(&self) -> [(Axis, &AxisSpec); 2] {

@@ -12,14 +12,16 @@ use crate::engine::Engine;
 use crate::images::ImageMap;
 use crate::inspect::StackInspector;
 use crate::matrix::{Cell, Matrix};
+use crate::plan::Shard;
+use crate::progress::{Ending, Phase, Progress};
 use crate::recipe::{Axis, RecipeProbe};
 use crate::redact::Redactor;
 use crate::report::{
-    CellReport, CellStatus, Environment, MatrixInfo, Report, RunInfo, SCHEMA, Summary, Timings,
-    Tool,
+    CellReport, CellStatus, Environment, MatrixInfo, Meta, NotRunKind, Report, RunInfo,
+    ServiceReport,
 };
 use crate::stack::{Stack, StackFailure};
-use crate::workspace::{ENTRY_SERVICE, Workspace};
+use crate::workspace::{ENTRY_SERVICE, Workspace, render_env};
 
 /// Everything a run needs besides the engine.
 #[derive(Clone, Debug)]
@@ -33,6 +35,8 @@ pub struct RunConfig {
     pub jobs: usize,
     /// Let compose pull images that are not on the engine; otherwise such cells are not run.
     pub pull: bool,
+    /// The shard `cells` were taken from, for the report.
+    pub shard: Option<Shard>,
 }
 
 /// A fresh run id: short, unique enough to tell concurrent runs apart in names and labels.
@@ -40,12 +44,12 @@ pub fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
-/// Runs every cell of `config` and assembles the report. `progress` gets one line per step.
+/// Runs every cell of `config` and assembles the report. `progress` hears of every phase.
 pub async fn run(
     config: &RunConfig,
     engine: &Engine,
     run_id: &str,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &dyn Progress,
 ) -> Report {
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -72,17 +76,20 @@ pub async fn run(
     let compose = crate::compose::version()
         .await
         .unwrap_or_else(|_| "unknown".into());
-    Report {
-        schema: SCHEMA.into(),
-        tool: Tool {
-            name: "dify-conformance".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+    // The matrix's whole list (not just this shard's), so merges can restore its order.
+    let matrix_cells = config
+        .matrix
+        .expand(Some(&config.catalog.sets), &config.catalog.recipes)
+        .map(|all| all.into_iter().map(|c| c.id).collect())
+        .unwrap_or_else(|_| cells.iter().map(|c| c.id.clone()).collect());
+    let meta = Meta {
         run: RunInfo {
             id: run_id.into(),
             started_at: rfc3339(started),
             finished_at: rfc3339(SystemTime::now()),
             duration_ms: ms(clock.elapsed()),
+            shard: config.shard.map(|s| format!("{}/{}", s.index, s.count)),
+            merged_from: Vec::new(),
         },
         environment: Environment {
             engine: engine.version().await,
@@ -92,10 +99,10 @@ pub async fn run(
         matrix: MatrixInfo {
             name: config.matrix.name.clone(),
             path: config.matrix.path.display().to_string(),
+            cells: matrix_cells,
         },
-        summary: Summary::of(&cells),
-        cells,
-    }
+    };
+    Report::new(meta, cells)
 }
 
 /// One cell, start to teardown. Never returns early with its stack up.
@@ -105,34 +112,38 @@ pub async fn run_cell(
     cell: &Cell,
     engine: &Engine,
     run_id: &str,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &dyn Progress,
 ) -> CellReport {
-    let say = |text: &str| progress(&format!("[{}] {text}", cell.id));
     let started = Instant::now();
-    let mut report = CellReport {
-        id: cell.id.clone(),
-        vector_store: cell.vector_store.clone(),
-        storage_type: cell.storage_type.clone(),
-        required: cell.required,
-        status: CellStatus::Error,
-        reason: None,
-        duration_ms: 0,
-        timings: Timings::default(),
-        services: BTreeMap::new(),
-        substituted: BTreeMap::new(),
-        outcomes: Vec::new(),
-        logs: BTreeMap::new(),
-        teardown_errors: Vec::new(),
-    };
+    let mut report = CellReport::new(
+        &cell.id,
+        &cell.vector_store,
+        &cell.storage_type,
+        cell.required,
+    );
+    // What the cell sets beyond the example, secret values masked; known before anything runs.
+    let rendered = render_env(
+        &config.catalog.deployment.env_example,
+        cell,
+        &config.catalog.recipes,
+    )
+    .values();
+    let example = config.catalog.deployment.env_example.values();
+    let env_redactor = Redactor::from_env(&rendered);
+    report.env = rendered
+        .iter()
+        .filter(|(k, v)| example.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), env_redactor.redact(v)))
+        .collect();
 
-    if let Some(reason) = config.catalog.runnability(cell).reason() {
-        say(&format!("not run: {reason}"));
-        report.status = CellStatus::NotRun;
-        report.reason = Some(reason);
+    let runnability = config.catalog.runnability(cell);
+    if let (Some(kind), Some(reason)) = (NotRunKind::of(&runnability), runnability.reason()) {
+        progress.done(&cell.id, Ending::NotRun, &format!("not run: {reason}"));
+        report.mark_not_run(kind, reason);
         return report;
     }
 
-    say("preparing workspace");
+    progress.phase(&cell.id, Phase::Preparing);
     let t = Instant::now();
     let prepared = Workspace::prepare(
         &config.catalog.deployment,
@@ -145,18 +156,19 @@ pub async fn run_cell(
     let ws = match prepared {
         Ok(ws) => ws,
         Err(e) => {
-            report.reason = Some(format!("cannot prepare the cell: {e}"));
+            report.reason = Some(env_redactor.redact(&format!("cannot prepare the cell: {e}")));
             report.timings.prepare_ms = ms(t.elapsed());
             report.duration_ms = ms(started.elapsed());
-            say(&format!(
-                "error: {}",
-                report.reason.as_deref().unwrap_or_default()
-            ));
+            progress.done(
+                &cell.id,
+                Ending::Error,
+                &format!("error: {}", report.reason.as_deref().unwrap_or_default()),
+            );
             return report;
         }
     };
     report.timings.prepare_ms = ms(t.elapsed());
-    report.substituted = ws
+    let substituted: BTreeMap<String, String> = ws
         .substitutions
         .iter()
         .map(|s| (s.service.clone(), s.upstream.clone()))
@@ -172,16 +184,19 @@ pub async fn run_cell(
         }
         if !missing.is_empty() {
             let _ = ws.remove();
-            report.status = CellStatus::NotRun;
-            report.reason = Some(format!(
-                "not runnable here: no local image for {} (pass --pull to let compose pull)",
-                missing.join(", ")
-            ));
+            report.mark_not_run(
+                NotRunKind::NotRunnableHere,
+                format!(
+                    "not runnable here: no local image for {} (pass --pull to let compose pull)",
+                    missing.join(", ")
+                ),
+            );
             report.duration_ms = ms(started.elapsed());
-            say(&format!(
-                "not run: {}",
-                report.reason.as_deref().unwrap_or_default()
-            ));
+            progress.done(
+                &cell.id,
+                Ending::NotRun,
+                &format!("not run: {}", report.reason.as_deref().unwrap_or_default()),
+            );
             return report;
         }
     }
@@ -209,13 +224,12 @@ pub async fn run_cell(
         admin,
         deadline,
         &mut report,
-        &say,
+        progress,
     )
     .await;
     match result {
         Ok(outcomes) => {
-            report.status = CellReport::status_from_outcomes(&outcomes);
-            report.outcomes = outcomes;
+            report.record_outcomes(outcomes);
             if report.status != CellStatus::Passed {
                 report.logs = stack.logs(&[]).await;
             }
@@ -233,9 +247,9 @@ pub async fn run_cell(
             }
         }
     }
-    report.services = stack.images().await;
+    report.services = services(engine, &stack.project, &substituted).await;
 
-    say("tearing down");
+    progress.phase(&cell.id, Phase::TearingDown);
     let t = Instant::now();
     let teardown = stack.down().await;
     if let Err(e) = ws.remove() {
@@ -246,17 +260,53 @@ pub async fn run_cell(
     report.duration_ms = ms(started.elapsed());
 
     redact_report(&mut report, &redactor);
-    say(&format!(
-        "{} in {:.1} s{}",
-        report.status.label(),
-        report.duration_ms as f64 / 1000.0,
-        report
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
-    ));
+    let ending = match report.status {
+        CellStatus::Passed => Ending::Passed,
+        CellStatus::Failed => Ending::Failed,
+        CellStatus::Error => Ending::Error,
+        CellStatus::NotRun => Ending::NotRun,
+    };
+    progress.done(
+        &cell.id,
+        ending,
+        &format!(
+            "{} in {:.1} s{}",
+            report.status.label(),
+            report.duration_ms as f64 / 1000.0,
+            report
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+    );
     report
+}
+
+/// Each service of the stack as the engine sees it just before teardown.
+async fn services(
+    engine: &Engine,
+    project: &str,
+    substituted: &BTreeMap<String, String>,
+) -> BTreeMap<String, ServiceReport> {
+    engine
+        .containers(crate::labels::COMPOSE_PROJECT, project)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            // The engine says 0 for a container still running; only an ended one has a code.
+            let ended = matches!(s.state.as_str(), "exited" | "dead");
+            let report = ServiceReport {
+                replaces: substituted.get(&s.service).cloned(),
+                image: s.image,
+                state: s.state,
+                restarts: s.restart_count,
+                exit_code: s.exit_code.filter(|_| ended),
+            };
+            (s.service, report)
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -268,14 +318,15 @@ async fn bring_up_and_check(
     admin: Admin,
     deadline: Instant,
     report: &mut CellReport,
-    say: &dyn Fn(&str),
+    progress: &dyn Progress,
 ) -> Result<Vec<Outcome>, StackFailure> {
-    say("compose up");
+    progress.phase(&cell.id, Phase::Starting);
     let t = Instant::now();
     let up = stack.up(deadline).await;
     report.timings.up_ms = ms(t.elapsed());
     up?;
 
+    progress.phase(&cell.id, Phase::Ready);
     let t = Instant::now();
     let http_port = stack
         .host_port(ENTRY_SERVICE, ws.access.http_port)
@@ -332,18 +383,20 @@ async fn bring_up_and_check(
         target = target.with_broker(url);
     }
 
-    say(&format!("waiting for readiness at {base_url}"));
     let ready = stack.wait_ready(&base_url, deadline).await;
     report.timings.ready_ms = ms(t.elapsed());
     ready?;
     if let Some(broker) = target.broker()
         && !stack.wait_for_workers(broker, deadline).await
     {
-        say("no Celery worker answered before the deadline; the celery suite will say more");
+        progress.note(
+            &cell.id,
+            "no Celery worker answered before the deadline; the celery suite will say more",
+        );
     }
     report.timings.ready_ms = ms(t.elapsed());
 
-    say("running checks");
+    progress.phase(&cell.id, Phase::Checking);
     let t = Instant::now();
     // Indexing may take what is left of the cell's time, keeping a margin for the rest.
     let left = deadline.saturating_duration_since(Instant::now());
@@ -358,7 +411,7 @@ async fn bring_up_and_check(
         .iter()
         .filter(|o| o.status == suites::Status::Failed)
     {
-        say(&o.to_string());
+        progress.note(&cell.id, &o.to_string());
     }
     report.teardown_errors.extend(
         run.leftovers
@@ -399,10 +452,13 @@ fn failure(message: String) -> StackFailure {
 pub(crate) fn redact_report(report: &mut CellReport, r: &Redactor) {
     report.reason = report.reason.as_deref().map(|t| r.redact(t));
     r.redact_map(&mut report.logs);
+    for v in report.env.values_mut() {
+        *v = r.redact(v);
+    }
     for e in &mut report.teardown_errors {
         *e = r.redact(e);
     }
-    for o in &mut report.outcomes {
+    for o in &mut report.checks {
         o.got = r.redact(&o.got);
         o.expected = r.redact(&o.expected);
         o.url = o.url.as_deref().map(|u| r.redact(u));

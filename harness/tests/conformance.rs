@@ -38,9 +38,10 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
         suites: Suite::ALL.to_vec(),
         jobs: 1,
         pull: false,
+        shard: None,
     };
     let run_id = runner::new_run_id();
-    let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l| {
+    let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
         eprintln!("{l}")
     })
     .await;
@@ -65,7 +66,7 @@ fn explain(report: &CellReport) -> String {
             .map(|r| format!(": {r}"))
             .unwrap_or_default()
     );
-    for o in &report.outcomes {
+    for o in &report.checks {
         text.push_str(&format!("  {o}\n"));
     }
     for (service, lines) in &report.logs {
@@ -86,14 +87,14 @@ async fn smoke_cell_passes_every_suite(#[case] id: &str) {
     };
     let report = run_cell(&engine, &bundled::smoke_matrix(), id).await;
     assert_eq!(report.status, CellStatus::Passed, "{}", explain(&report));
-    let checks: Vec<&str> = report.outcomes.iter().map(|o| o.check.as_str()).collect();
+    let checks: Vec<&str> = report.checks.iter().map(|o| o.id.as_str()).collect();
     let expected: Vec<&str> = Suite::ALL
         .iter()
         .flat_map(|s| s.checks().iter().map(|c| c.id))
         .collect();
     assert_eq!(checks, expected);
     assert!(
-        report.outcomes.iter().all(|o| o.status == Status::Passed),
+        report.checks.iter().all(|o| o.status == Status::Passed),
         "{}",
         explain(&report)
     );
@@ -120,9 +121,9 @@ async fn a_foreign_cors_origin_fails_the_cors_check_only() {
     let matrix = bundled::root().join("fixtures/matrices/broken-cors.toml");
     let report = run_cell(&engine, &matrix, "pgvector.opendal").await;
     assert_eq!(report.status, CellStatus::Failed, "{}", explain(&report));
-    let failed: Vec<&str> = report.failed_outcomes().map(|o| o.check.as_str()).collect();
+    let failed: Vec<&str> = report.failed_checks().map(|o| o.id.as_str()).collect();
     assert_eq!(failed, ["cors.console-preflight"], "{}", explain(&report));
-    let cors = report.failed_outcomes().next().unwrap();
+    let cors = report.failed_checks().next().unwrap();
     assert!(cors.got.contains("is not allowed"), "{cors}");
     assert!(
         cors.url.as_deref().unwrap().ends_with("/console/api/setup"),
@@ -161,14 +162,14 @@ async fn an_unreachable_s3_endpoint_ends_the_cell_early_with_the_service_logs() 
 
 /// The checks that failed, in report order.
 fn failed(report: &CellReport) -> Vec<&str> {
-    report.failed_outcomes().map(|o| o.check.as_str()).collect()
+    report.failed_checks().map(|o| o.id.as_str()).collect()
 }
 
-fn outcome<'a>(report: &'a CellReport, id: &str) -> &'a suites::Outcome {
+fn outcome<'a>(report: &'a CellReport, id: &str) -> &'a harness::report::CheckResult {
     report
-        .outcomes
+        .checks
         .iter()
-        .find(|o| o.check == id)
+        .find(|o| o.id == id)
         .unwrap_or_else(|| panic!("no {id} in\n{}", explain(report)))
 }
 
@@ -217,5 +218,5 @@ async fn a_known_bad_cell_fails_exactly_the_checks_that_catch_it(
     assert_eq!(got, want_failed, "{}", explain(&report));
     let o = outcome(&report, evidence_of);
     let text = format!("{} {}", o.got, o.evidence.join(" "));
-    assert!(text.contains(evidence), "{o}");
+    assert!(text.contains(evidence), "{o:?}");
 }

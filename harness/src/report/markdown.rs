@@ -1,19 +1,40 @@
-//! `report.md`: a matrix of cells by suite, then what failed with its evidence and logs.
+//! `report.md`, fit for `$GITHUB_STEP_SUMMARY`: the VECTOR_STORE x STORAGE_TYPE grid first,
+//! then every failure with its evidence and the logs of the cell, then what did not run and
+//! why (grouped: a release matrix has dozens of cells that are not offered for one reason).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use suites::{Status, Suite};
-
-use super::{CellReport, CellStatus, Report};
+use super::{CellReport, CellStatus, Grid, Report, failing_suites};
 
 pub fn render(r: &Report) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Dify conformance report\n");
+    let _ = writeln!(md, "# Dify conformance: `{}`\n", r.matrix.name);
+    let s = &r.summary;
     let _ = writeln!(
         md,
-        "Run `{}` of matrix `{}` on `{}`, {} to {} ({}). Engine {}, compose {}, {} {}.\n",
+        "**{} cell(s): {} passed, {} failed, {} error(s), {} not run.**{}\n",
+        s.cells,
+        s.passed,
+        s.failed,
+        s.errors,
+        s.not_run,
+        r.dify_version
+            .as_deref()
+            .map(|v| format!(" Dify {v}."))
+            .unwrap_or_default()
+    );
+    grid(&mut md, r);
+    let _ = writeln!(
+        md,
+        "\nRun `{}`{} of `{}` on `{}`, {} to {} ({}). Engine {}, compose {}, {} {}.",
         r.run.id,
-        r.matrix.name,
+        r.run
+            .shard
+            .as_deref()
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default(),
+        r.matrix.path,
         r.deployment,
         r.run.started_at,
         r.run.finished_at,
@@ -23,106 +44,149 @@ pub fn render(r: &Report) -> String {
         r.tool.name,
         r.tool.version,
     );
-    let s = &r.summary;
-    let _ = writeln!(
-        md,
-        "**{} cell(s): {} passed, {} failed, {} error(s), {} not run.**\n",
-        s.cells, s.passed, s.failed, s.errors, s.not_run
-    );
-    md.push_str("| Cell | VECTOR_STORE | STORAGE_TYPE | Result |");
-    for suite in Suite::ALL {
-        let _ = write!(md, " {suite} |");
-    }
-    md.push_str(" Time |\n|---|---|---|---|");
-    for _ in Suite::ALL {
-        md.push_str("---|");
-    }
-    md.push_str("---|\n");
-    for c in &r.cells {
-        let _ = write!(
-            md,
-            "| `{}` | {} | {} | {} |",
-            c.id,
-            c.vector_store,
-            c.storage_type,
-            cell_mark(c)
-        );
-        for suite in Suite::ALL {
-            let _ = write!(md, " {} |", suite_mark(c, suite));
-        }
-        let _ = writeln!(md, " {} |", seconds(c.duration_ms));
-    }
 
     let troubled: Vec<&CellReport> = r
         .cells
         .iter()
-        .filter(|c| c.status != CellStatus::Passed)
+        .filter(|c| matches!(c.status, CellStatus::Failed | CellStatus::Error))
         .collect();
     if !troubled.is_empty() {
-        md.push_str("\n## What went wrong\n");
+        md.push_str("\n## Failures\n");
     }
     for c in troubled {
-        let _ = writeln!(md, "\n### `{}`: {}\n", c.id, c.status.label());
-        if let Some(reason) = &c.reason {
-            let _ = writeln!(md, "{}\n", escape(reason));
-        }
-        for o in c.failed_outcomes() {
-            let _ = write!(md, "- `{}` failed", o.check);
-            if let Some(url) = &o.url {
-                let _ = write!(md, " against `{url}`");
-            }
-            let _ = writeln!(
-                md,
-                ": expected {}; got {}.",
-                escape(&o.expected),
-                escape(&o.got)
-            );
-            if !o.evidence.is_empty() {
-                md.push_str("\n  ```text\n");
-                for line in &o.evidence {
-                    let _ = writeln!(md, "  {line}");
-                }
-                md.push_str("  ```\n");
-            }
-        }
-        for (service, lines) in &c.logs {
-            let _ = writeln!(
-                md,
-                "\n<details><summary>Last {} log lines of <code>{service}</code></summary>\n\n```text",
-                lines.len()
-            );
-            for line in lines {
-                let _ = writeln!(md, "{}", line.replace("```", "ˋˋˋ"));
-            }
-            md.push_str("```\n\n</details>\n");
-        }
+        failure(&mut md, c);
     }
+    not_run(&mut md, r);
     md
 }
 
-fn cell_mark(c: &CellReport) -> &'static str {
-    match c.status {
-        CellStatus::Passed => "✅ passed",
-        CellStatus::Failed => "❌ failed",
-        CellStatus::Error => "💥 error",
-        CellStatus::NotRun => "⏸ not run",
+fn grid(md: &mut String, r: &Report) {
+    let g = Grid::of(r);
+    md.push_str("| VECTOR_STORE \\ STORAGE_TYPE |");
+    for st in &g.storage_types {
+        let _ = write!(md, " {st} |");
+    }
+    md.push_str("\n|---|");
+    for _ in &g.storage_types {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    for vs in &g.vector_stores {
+        let _ = write!(md, "| **{vs}** |");
+        for st in &g.storage_types {
+            let mark = g.cell(vs, st).map(mark).unwrap_or_default();
+            let _ = write!(md, " {mark} |");
+        }
+        md.push('\n');
+    }
+    md.push_str(
+        "\n✅ passed · ❌ a check failed (its suites named) · 💥 the stack did not come up · ⏸ not run · `*` not required\n",
+    );
+}
+
+/// What one grid square says.
+fn mark(c: &CellReport) -> String {
+    let optional = if c.required { "" } else { "`*`" };
+    let text = match c.status {
+        CellStatus::Passed => "✅".to_string(),
+        CellStatus::Failed => format!("❌ {}", failing_suites(c).join(", ")),
+        CellStatus::Error => "💥 error".to_string(),
+        CellStatus::NotRun => format!("⏸ {}", c.not_run.map(|k| k.label()).unwrap_or("not run")),
+    };
+    format!("{text}{optional}")
+}
+
+fn failure(md: &mut String, c: &CellReport) {
+    let _ = writeln!(
+        md,
+        "\n### `{}`: {}{}\n",
+        c.id,
+        c.status.label(),
+        if c.required { "" } else { " (not required)" }
+    );
+    if let Some(reason) = &c.reason {
+        let _ = writeln!(md, "{}\n", escape(reason));
+    }
+    for o in c.failed_checks() {
+        let _ = write!(md, "- **`{}`** ({}) failed", o.id, o.severity);
+        if let Some(url) = &o.url {
+            let _ = write!(md, " against `{url}`");
+        }
+        let _ = writeln!(
+            md,
+            ": expected {}; got {}.",
+            escape(&o.expected),
+            escape(&o.got)
+        );
+        if !o.evidence.is_empty() {
+            md.push_str("\n  ```text\n");
+            for line in &o.evidence {
+                let _ = writeln!(md, "  {}", line.replace("```", "ˋˋˋ"));
+            }
+            md.push_str("  ```\n");
+        }
+    }
+    let troubled: Vec<String> = c
+        .services
+        .iter()
+        .filter(|(_, s)| s.restarts > 0 || s.exit_code.is_some_and(|e| e != 0))
+        .map(|(name, s)| {
+            format!(
+                "`{name}` {}{}",
+                s.state,
+                s.exit_code
+                    .map(|e| format!(" (exit {e})"))
+                    .unwrap_or_default()
+                    + &if s.restarts > 0 {
+                        format!(", {} restart(s)", s.restarts)
+                    } else {
+                        String::new()
+                    }
+            )
+        })
+        .collect();
+    if !troubled.is_empty() {
+        let _ = writeln!(md, "Services: {}.", troubled.join("; "));
+    }
+    for (service, lines) in &c.logs {
+        let _ = writeln!(
+            md,
+            "\n<details><summary>Last {} log lines of <code>{service}</code></summary>\n\n```text",
+            lines.len()
+        );
+        for line in lines {
+            let _ = writeln!(md, "{}", line.replace("```", "ˋˋˋ"));
+        }
+        md.push_str("```\n\n</details>\n");
     }
 }
 
-fn suite_mark(c: &CellReport, suite: Suite) -> &'static str {
-    let outcomes: Vec<_> = c
-        .outcomes
-        .iter()
-        .filter(|o| o.suite() == suite.name())
-        .collect();
-    if outcomes.is_empty() {
-        "–"
-    } else if outcomes.iter().any(|o| o.status == Status::Failed) {
-        "❌"
-    } else if outcomes.iter().all(|o| o.status == Status::Skipped) {
-        "⏭"
-    } else {
-        "✅"
+/// Cells that did not run, grouped by their reason.
+fn not_run(md: &mut String, r: &Report) {
+    let mut by_reason: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for c in r.cells.iter().filter(|c| c.status == CellStatus::NotRun) {
+        let kind = c.not_run.map(|k| k.label()).unwrap_or("not run");
+        let reason = c.reason.as_deref().unwrap_or("");
+        // The reason starts with its kind ("not offered: ..."); say it once, in the heading.
+        let reason = reason
+            .strip_prefix(kind)
+            .and_then(|r| r.strip_prefix(": "))
+            .unwrap_or(reason);
+        by_reason.entry((kind, reason)).or_default().push(&c.id);
+    }
+    if by_reason.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## Not run\n");
+    for ((kind, reason), ids) in by_reason {
+        let list: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
+        let _ = writeln!(
+            md,
+            "- **{kind}** ({} cell(s)): {}. {}",
+            ids.len(),
+            escape(reason),
+            list.join(", ")
+        );
     }
 }
 
