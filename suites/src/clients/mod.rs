@@ -2,3 +2,4 @@
 
 pub mod celery_control;
 pub mod tls_probe;
+pub mod tls_scan;

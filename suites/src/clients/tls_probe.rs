@@ -51,6 +51,16 @@ pub async fn handshake(
 ) -> Result<Handshake, ProbeError> {
     ensure_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
+    // No CA given: the system's roots, as a browser would trust.
+    let system;
+    let roots_pem = if roots_pem.iter().all(u8::is_ascii_whitespace) {
+        let path = std::env::var_os("SSL_CERT_FILE")
+            .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+        system = std::fs::read(&path).map_err(|_| ProbeError::NoRoots)?;
+        &system[..]
+    } else {
+        roots_pem
+    };
     let certs: Vec<CertificateDer<'static>> =
         rustls_pemfile_certs(roots_pem).ok_or(ProbeError::NoRoots)?;
     for cert in certs {

@@ -16,9 +16,8 @@ pub(crate) const CHECK: Check = Check {
 };
 
 pub(crate) async fn check(target: &Target) -> Outcome {
-    let Some(tls) = target.tls() else {
-        return Probe::new(&CHECK, "a TLS endpoint to probe")
-            .skip("the target has no TLS endpoint (NGINX_HTTPS_ENABLED is not true)");
+    let Some(tls) = super::endpoint(target) else {
+        return super::no_tls(&CHECK);
     };
     let expected = if tls.expected_leaf_der.is_some() {
         "TLS 1.2+ handshake, chain trusted, leaf certificate = the one mounted for nginx"
