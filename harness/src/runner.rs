@@ -281,8 +281,11 @@ async fn bring_up_and_check(
             addr: format!("127.0.0.1:{host_port}"),
             server_name: "localhost".into(),
             roots_pem: pki.ca_pem.clone().into_bytes(),
-            expected_leaf_der: Some(pki.cert_der.clone()),
+            expected_leaf_der: Some(pki.served_der().to_vec()),
         });
+        if let Some(leaf) = &pki.certbot {
+            target = target.with_certbot_leaf(leaf.cert_der.clone());
+        }
     }
     if let Some(b) = &ws.access.broker {
         let host_port = stack.host_port(&b.service, b.port).await.ok_or_else(|| {
