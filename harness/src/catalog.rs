@@ -10,7 +10,7 @@ use crate::deployment::{Deployment, bundled};
 use crate::error::{Error, Result};
 use crate::matrix::Cell;
 use crate::recipe::{Axis, RecipeBook, Runs};
-use crate::values::{ValueSets, load_releases};
+use crate::values::{ValueSets, load_releases, release_for};
 use crate::workspace::{compose_env, copy_tree};
 
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub struct Catalog {
     pub full_model: ComposeModel,
     /// Every compose profile the deployment defines.
     pub profiles: std::collections::BTreeSet<String>,
+    /// The queues the release's api publishes to, when its facts say (for `celery.queues`).
+    pub expected_queues: Option<suites::ExpectedQueues>,
 }
 
 /// Whether a cell can run, and if not why.
@@ -89,6 +91,7 @@ impl Catalog {
         let model = models.pop().unwrap_or_default();
         let api_image = model.services.get("api").and_then(|s| s.image.as_deref());
         let sets = ValueSets::read(&deployment.env_example, api_image, &releases);
+        let expected_queues = release_for(api_image, &releases).and_then(|r| r.expected_queues());
         Ok(Self {
             deployment,
             model,
@@ -96,6 +99,7 @@ impl Catalog {
             recipes,
             full_model,
             profiles,
+            expected_queues,
         })
     }
 

@@ -66,6 +66,43 @@ pub enum Command {
         #[arg(long)]
         pull: bool,
     },
+    /// Run the suites against a deployment that is already running (read-only by default).
+    Check {
+        /// Where the deployment's nginx answers, e.g. http://127.0.0.1 or https://dify.example.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Run only these suites (repeatable).
+        #[arg(long = "suite", value_name = "SUITE")]
+        suites: Vec<Suite>,
+        /// The deployment's .env: the settings the checks judge against (CORS lists, console
+        /// URLs, VECTOR_STORE, cookie domain, broker).
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// The Celery broker as reachable from here, e.g. redis://:PASSWORD@127.0.0.1:6379/1.
+        #[arg(long, value_name = "URL")]
+        broker_url: Option<String>,
+        /// The origin the console web runs at (default: CONSOLE_WEB_URL's, else a test origin).
+        #[arg(long, value_name = "ORIGIN")]
+        console_origin: Option<String>,
+        /// Directory for report.json and report.md.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Let checks that write (setup, uploads, datasets, keys) run; they clean up after.
+        #[arg(long)]
+        allow_writes: bool,
+        /// The console administrator to log in as; the password is read from DIFY_ADMIN_PASSWORD.
+        #[arg(long, value_name = "EMAIL")]
+        admin_email: Option<String>,
+        /// PEM with the CA certificate(s) to trust for an https:// base URL (default: the system's).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        /// TLS server name (SNI, certificate name) when it differs from the URL's host.
+        #[arg(long, value_name = "NAME")]
+        server_name: Option<String>,
+        /// Seconds a document may take to be indexed.
+        #[arg(long, value_name = "SECS", default_value_t = 120)]
+        index_timeout: u64,
+    },
     /// Remove containers, networks, volumes and workspaces left by killed runs.
     Reap,
 }
@@ -196,6 +233,62 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             eprintln!(
                 "{} cell(s): {} passed, {} failed, {} error(s), {} not run",
                 s.cells, s.passed, s.failed, s.errors, s.not_run
+            );
+            for path in written {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(if report.passed() {
+                exit::OK
+            } else {
+                exit::CHECKS_FAILED
+            })
+        }
+        Command::Check {
+            base_url,
+            suites,
+            env_file,
+            broker_url,
+            console_origin,
+            out,
+            allow_writes,
+            admin_email,
+            ca_file,
+            server_name,
+            index_timeout,
+        } => {
+            if out.exists() && !out.is_dir() {
+                return Err(Error::BadInput(format!(
+                    "--out {} exists and is not a directory",
+                    out.display()
+                )));
+            }
+            let request = crate::check::CheckRequest {
+                base_url,
+                suites,
+                env_file,
+                broker_url,
+                console_origin,
+                allow_writes,
+                admin_email,
+                admin_password: std::env::var(crate::check::PASSWORD_ENV)
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .map(suites::Secret::new),
+                ca_file,
+                server_name,
+                index_timeout: std::time::Duration::from_secs(index_timeout.max(1)),
+            };
+            let report = crate::check::run(&request).await?;
+            for o in report.cells.iter().flat_map(|c| &c.outcomes) {
+                eprintln!("{} {} ({}): {}", o.check, o.status, o.severity, o.got);
+            }
+            let written = report.write(&out)?;
+            let s = &report.summary;
+            eprintln!(
+                "{} check(s) against {}: {}",
+                report.cells.iter().map(|c| c.outcomes.len()).sum::<usize>(),
+                report.deployment,
+                s.cells_line()
             );
             for path in written {
                 eprintln!("wrote {}", path.display());

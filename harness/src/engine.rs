@@ -36,6 +36,18 @@ pub struct ContainerState {
     pub image: String,
 }
 
+/// A short-lived container: what to run, where, and how to find it again if we die.
+#[derive(Clone, Debug)]
+pub struct OneShot {
+    pub name_prefix: String,
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    /// The first is the container's network mode, the others are connected before it starts.
+    pub networks: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// What a sweep removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -123,6 +135,156 @@ impl Engine {
         }
         out.sort_by(|a, b| a.service.cmp(&b.service));
         Ok(out)
+    }
+
+    /// Runs `argv` in a running container; its exit code and output (stdout and stderr).
+    pub async fn exec(&self, container: &str, argv: &[&str]) -> Result<(i64, String)> {
+        use bollard::exec::{StartExecOptions, StartExecResults};
+        let engine_err = |e: bollard::errors::Error| Error::EngineUnavailable {
+            reason: e.to_string(),
+        };
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(argv.iter().map(|a| a.to_string()).collect()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(engine_err)?;
+        let mut text = String::new();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(engine_err)?
+        {
+            while let Some(Ok(chunk)) = output.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let code = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(engine_err)?
+            .exit_code
+            .unwrap_or(-1);
+        Ok((code, text))
+    }
+
+    /// A container's image, environment (`KEY=value`) and the networks it is attached to.
+    pub async fn container_setup(&self, id: &str) -> Result<(String, Vec<String>, Vec<String>)> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| Error::EngineUnavailable {
+                reason: e.to_string(),
+            })?;
+        let config = inspect.config.unwrap_or_default();
+        let networks = inspect
+            .network_settings
+            .and_then(|n| n.networks)
+            .map(|n| n.into_keys().collect())
+            .unwrap_or_default();
+        Ok((
+            config.image.unwrap_or_default(),
+            config.env.unwrap_or_default(),
+            networks,
+        ))
+    }
+
+    /// Runs a short-lived labelled container to completion and removes it: its exit code and
+    /// output. `cmd` replaces the image's entrypoint. It is killed at `timeout`.
+    pub async fn run_to_completion(
+        &self,
+        spec: &OneShot,
+        timeout: std::time::Duration,
+    ) -> Result<(i64, String)> {
+        use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptions};
+        let engine_err = |e: bollard::errors::Error| Error::EngineUnavailable {
+            reason: e.to_string(),
+        };
+        let name = format!("{}-{}", spec.name_prefix, uuid::Uuid::new_v4().simple());
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(spec.cmd.clone()),
+            cmd: Some(Vec::new()),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: spec.networks.first().cloned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(engine_err)?;
+        let result = async {
+            for network in spec.networks.iter().skip(1) {
+                self.docker
+                    .connect_network(
+                        network,
+                        bollard::models::NetworkConnectRequest {
+                            container: created.id.clone(),
+                            endpoint_config: None,
+                        },
+                    )
+                    .await
+                    .map_err(engine_err)?;
+            }
+            self.docker
+                .start_container(&created.id, None)
+                .await
+                .map_err(engine_err)?;
+            let mut wait = self
+                .docker
+                .wait_container(&created.id, None::<WaitContainerOptions>);
+            let code = match tokio::time::timeout(timeout, wait.next()).await {
+                Ok(Some(Ok(r))) => r.status_code,
+                // A non-zero exit arrives as an error carrying the code.
+                Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                    code, ..
+                }))) => code,
+                Ok(Some(Err(e))) => return Err(engine_err(e)),
+                Ok(None) => -1,
+                Err(_) => -2,
+            };
+            Ok(code)
+        }
+        .await;
+        let output = self.logs(&created.id, 200).await.join("\n");
+        let _ = self
+            .docker
+            .remove_container(
+                &created.id,
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
+            )
+            .await;
+        result.map(|code| (code, output))
     }
 
     /// The last `tail` lines a container wrote (stdout and stderr).

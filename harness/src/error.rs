@@ -53,6 +53,8 @@ pub enum Error {
     BadInput(String),
     #[error("`docker compose config` rejected {dir}: {stderr}")]
     ComposeConfig { dir: PathBuf, stderr: String },
+    #[error("{target} does not answer ({reason}); is the deployment running and the URL right?")]
+    Unreachable { target: String, reason: String },
     #[error("the Docker engine does not answer ({reason}); start it, or run ci/setup")]
     EngineUnavailable { reason: String },
     #[error("`docker compose` (v2) is not available ({reason}); run ci/setup to install it")]
@@ -77,7 +79,8 @@ impl Error {
             | Error::UnknownCell { .. }
             | Error::BadInput(_)
             | Error::ComposeConfig { .. } => exit::BAD_INPUT,
-            Error::EngineUnavailable { .. }
+            Error::Unreachable { .. }
+            | Error::EngineUnavailable { .. }
             | Error::ComposeUnavailable { .. }
             | Error::Io { .. } => exit::INFRASTRUCTURE,
         }

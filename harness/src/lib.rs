@@ -6,6 +6,7 @@
 //! the checks of the `suites` crate -> [`report`].
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod compose;
 pub mod deployment;
@@ -13,6 +14,7 @@ pub mod engine;
 pub mod envfile;
 pub mod error;
 pub mod images;
+pub mod inspect;
 pub mod interpolate;
 pub mod labels;
 pub mod matrix;

@@ -11,6 +11,8 @@
 //! timeout_secs = 300
 //! required = true
 //! env = { CONSOLE_CORS_ALLOW_ORIGINS = "*" }
+//! [cell.service_env.worker]                # environment compose gives a service directly,
+//! CELERY_WORKER_QUEUES = "mail"            # for keys Dify's compose never passes from .env
 //! [[cells]]                                # a rule: matches by axis values, adjusts or excludes
 //! vector_store = "milvus"
 //! timeout_secs = 600
@@ -41,6 +43,9 @@ pub struct Cell {
     pub storage_type: String,
     /// Extra `.env` keys for this cell (the matrix's), on top of the axes and recipes.
     pub env: BTreeMap<String, String>,
+    /// Environment set on single services through the override (service -> key -> value), for
+    /// keys Dify's compose does not pass from `.env` (e.g. `CELERY_WORKER_QUEUES`).
+    pub service_env: BTreeMap<String, BTreeMap<String, String>>,
     /// Budget from `up` to the last check.
     pub timeout: Duration,
     /// Whether a failure of this cell fails the run.
@@ -110,6 +115,8 @@ struct CellDefaults {
     required: bool,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    service_env: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -121,6 +128,8 @@ struct Rule {
     required: Option<bool>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    service_env: BTreeMap<String, BTreeMap<String, String>>,
     exclude: Option<String>,
 }
 
@@ -137,12 +146,16 @@ impl Default for CellDefaults {
             timeout_secs: default_timeout(),
             required: default_required(),
             env: BTreeMap::new(),
+            service_env: BTreeMap::new(),
         }
     }
 }
 
+/// Room for a real Dify boot: the api's import and migrations alone took 60-140 s on a loaded
+/// 2-core host (research §13), then indexing runs through the worker. Only a cap: a failing
+/// service ends the cell at once.
 fn default_timeout() -> u64 {
-    300
+    600
 }
 
 fn default_required() -> bool {
@@ -314,6 +327,7 @@ impl Matrix {
                 vector_store: vs,
                 storage_type: st,
                 env: self.file.cell.env.clone(),
+                service_env: self.file.cell.service_env.clone(),
                 timeout: Duration::from_secs(self.file.cell.timeout_secs),
                 required: self.file.cell.required,
                 excluded: None,
@@ -337,6 +351,12 @@ impl Matrix {
                     cell.required = r;
                 }
                 cell.env.extend(rule.env.clone());
+                for (service, env) in &rule.service_env {
+                    cell.service_env
+                        .entry(service.clone())
+                        .or_default()
+                        .extend(env.clone());
+                }
                 if let Some(reason) = &rule.exclude {
                     cell.excluded = Some(reason.clone());
                 }

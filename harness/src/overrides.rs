@@ -22,6 +22,8 @@ pub struct OverrideSpec<'a> {
     pub extra_ports: BTreeMap<String, BTreeSet<u16>>,
     /// The cell's recipes: extra services, and env, networks and waits for the app services.
     pub recipe: Option<&'a CellRecipe>,
+    /// The matrix's environment for single services (service -> key -> value).
+    pub service_env: Option<&'a BTreeMap<String, BTreeMap<String, String>>>,
     /// Header comment naming the cell and run.
     pub header: String,
 }
@@ -76,10 +78,12 @@ pub fn render(model: &ComposeModel, spec: &OverrideSpec<'_>) -> (String, Vec<Sub
                 let _ = writeln!(y, "      - {}", q(&format!("127.0.0.1::{target}{suffix}")));
             }
         }
-        if let Some(recipe) = spec.recipe
-            && is_app_service(service)
-        {
-            write_app_pieces(&mut y, service, recipe);
+        let own_env = spec.service_env.and_then(|e| e.get(name));
+        match spec.recipe {
+            Some(recipe) if is_app_service(service) => {
+                write_app_pieces(&mut y, service, recipe, own_env)
+            }
+            _ => write_environment(&mut y, std::iter::empty(), own_env),
         }
         write_labels(&mut y, "    ", &spec.labels);
     }
@@ -151,13 +155,31 @@ fn is_app_service(service: &crate::compose::Service) -> bool {
         && service.environment.contains_key("STORAGE_TYPE")
 }
 
-fn write_app_pieces(y: &mut String, service: &crate::compose::Service, recipe: &CellRecipe) {
-    if !recipe.service_env.is_empty() {
+/// The `environment:` block: the recipe's keys, then the matrix's for this service (which win).
+fn write_environment<'a>(
+    y: &mut String,
+    recipe: impl Iterator<Item = (&'a String, &'a String)>,
+    own: Option<&'a BTreeMap<String, String>>,
+) {
+    let mut env: BTreeMap<&String, &String> = recipe.collect();
+    if let Some(own) = own {
+        env.extend(own.iter());
+    }
+    if !env.is_empty() {
         y.push_str("    environment:\n");
-        for (k, v) in &recipe.service_env {
+        for (k, v) in env {
             let _ = writeln!(y, "      {}: {}", q(k), q(v));
         }
     }
+}
+
+fn write_app_pieces(
+    y: &mut String,
+    service: &crate::compose::Service,
+    recipe: &CellRecipe,
+    own_env: Option<&BTreeMap<String, String>>,
+) {
+    write_environment(y, recipe.service_env.iter(), own_env);
     if !recipe.networks.is_empty() {
         // Naming networks replaces the implicit `default`; keep what the service had.
         let mut networks: BTreeSet<&str> = service.networks.keys().map(String::as_str).collect();
@@ -222,6 +244,7 @@ mod tests {
             "dify-conformance/nginx:local".to_string(),
         )]);
         let spec = OverrideSpec {
+            service_env: None,
             images: Some(&map),
             labels: BTreeMap::from([("dev.dify-conformance.run".into(), "r1".into())]),
             extra_ports: BTreeMap::from([("redis".into(), BTreeSet::from([6379]))]),

@@ -76,8 +76,21 @@ pub struct Recipe {
     /// Services the app services wait for: name -> compose `depends_on` condition.
     #[serde(default)]
     pub wait_for: BTreeMap<String, String>,
+    /// How to look at the value's server from where the api runs (see [`RecipeProbe`]).
+    #[serde(default)]
+    pub probe: Option<RecipeProbe>,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// A Python script run with the api's image, environment and networks (so with exactly the
+/// settings and reach the api has). For a vector store it speaks the store's own protocol and
+/// prints what answered; for a storage type it gets an uploaded file's id as `sys.argv[1]` and
+/// prints one line per place that file is stored. A non-zero exit means "did not answer".
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeProbe {
+    pub python: String,
 }
 
 /// All recipes, by axis and value.

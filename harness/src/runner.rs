@@ -4,13 +4,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use suites::{Outcome, Suite, Target, TlsEndpoint};
+use suites::{Admin, Outcome, Suite, Target, TlsEndpoint};
 use tokio::time::Instant;
 
 use crate::catalog::Catalog;
 use crate::engine::Engine;
 use crate::images::ImageMap;
+use crate::inspect::StackInspector;
 use crate::matrix::{Cell, Matrix};
+use crate::recipe::{Axis, RecipeProbe};
 use crate::redact::Redactor;
 use crate::report::{
     CellReport, CellStatus, Environment, MatrixInfo, Report, RunInfo, SCHEMA, Summary, Timings,
@@ -191,11 +193,25 @@ pub async fn run_cell(
             }
         }
     }
-    let redactor = Redactor::from_env(&secrets);
+    let admin = generated_admin();
+    let redactor = Redactor::from_env(&secrets).merged(&Redactor::with_secrets([admin
+        .password
+        .expose()
+        .to_string()]));
 
     let deadline = Instant::now() + cell.timeout;
     let mut stack = Stack::new(&ws, engine);
-    let result = bring_up_and_check(&mut stack, &ws, config, deadline, &mut report, &say).await;
+    let result = bring_up_and_check(
+        &mut stack,
+        &ws,
+        config,
+        cell,
+        admin,
+        deadline,
+        &mut report,
+        &say,
+    )
+    .await;
     match result {
         Ok(outcomes) => {
             report.status = CellReport::status_from_outcomes(&outcomes);
@@ -243,10 +259,13 @@ pub async fn run_cell(
     report
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn bring_up_and_check(
     stack: &mut Stack,
     ws: &Workspace,
     config: &RunConfig,
+    cell: &Cell,
+    admin: Admin,
     deadline: Instant,
     report: &mut CellReport,
     say: &dyn Fn(&str),
@@ -271,7 +290,23 @@ async fn bring_up_and_check(
     let mut target = Target::new(&base_url)
         .map_err(|e| failure(e.to_string()))?
         .with_console_origin(ws.access.console_origin.clone())
-        .with_settings(ws.settings());
+        .with_settings(ws.settings())
+        // The stack is ours and started empty: set it up, write, and expect it fresh.
+        .with_writes(true)
+        .with_fresh_stack(true)
+        .with_admin(admin)
+        .with_inspector(std::sync::Arc::new(StackInspector {
+            engine: stack.engine().clone(),
+            project: ws.project.clone(),
+            labels: ws.labels.clone(),
+            storage_type: cell.storage_type.clone(),
+            vector_store: cell.vector_store.clone(),
+            storage_probe: recipe_probe(config, Axis::StorageType, &cell.storage_type),
+            vector_probe: recipe_probe(config, Axis::VectorStore, &cell.vector_store),
+        }));
+    if let Some(queues) = &config.catalog.expected_queues {
+        target = target.with_expected_queues(queues.clone());
+    }
     if let (Some(port), Some(pki)) = (ws.access.https_port, &ws.pki) {
         let host_port = stack
             .host_port(ENTRY_SERVICE, port)
@@ -313,12 +348,47 @@ async fn bring_up_and_check(
 
     say("running checks");
     let t = Instant::now();
-    let outcomes = suites::run_suites(&target, &config.suites).await;
+    // Indexing may take what is left of the cell's time, keeping a margin for the rest.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let target = target.with_index_timeout(
+        left.saturating_sub(Duration::from_secs(30))
+            .max(Duration::from_secs(30)),
+    );
+    let run = suites::run_suites(&target, &config.suites).await;
     report.timings.checks_ms = ms(t.elapsed());
-    for o in outcomes.iter().filter(|o| !o.passed()) {
+    for o in run
+        .outcomes
+        .iter()
+        .filter(|o| o.status == suites::Status::Failed)
+    {
         say(&o.to_string());
     }
-    Ok(outcomes)
+    report.teardown_errors.extend(
+        run.leftovers
+            .iter()
+            .map(|l| format!("left by the checks: {l}")),
+    );
+    Ok(run.outcomes)
+}
+
+/// The console administrator a fresh stack is set up with: a new password per cell (it is
+/// redacted like any secret).
+fn generated_admin() -> Admin {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    Admin {
+        email: "admin@dify-conformance.test".into(),
+        name: "dify-conformance".into(),
+        // Dify's password rule: a letter, a digit, at least 8 characters.
+        password: suites::Secret::new(format!("Dc{}9", &token[..16])),
+    }
+}
+
+fn recipe_probe(config: &RunConfig, axis: Axis, value: &str) -> Option<RecipeProbe> {
+    config
+        .catalog
+        .recipes
+        .get(axis, value)
+        .and_then(|r| r.probe.clone())
 }
 
 fn failure(message: String) -> StackFailure {
@@ -329,7 +399,7 @@ fn failure(message: String) -> StackFailure {
     }
 }
 
-fn redact_report(report: &mut CellReport, r: &Redactor) {
+pub(crate) fn redact_report(report: &mut CellReport, r: &Redactor) {
     report.reason = report.reason.as_deref().map(|t| r.redact(t));
     r.redact_map(&mut report.logs);
     for e in &mut report.teardown_errors {
@@ -349,7 +419,7 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let t: time::OffsetDateTime = t.into();
     t.replace_nanosecond(0)
         .ok()

@@ -267,6 +267,10 @@ impl Stack {
         }
     }
 
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The host port on 127.0.0.1 where `service` publishes `container_port`.
     pub async fn host_port(&self, service: &str, container_port: u16) -> Option<u16> {
         let states = self

@@ -24,8 +24,62 @@ pub struct Release {
     pub api_images: Vec<String>,
     pub vector_stores: Vec<String>,
     pub storage_types: Vec<String>,
+    /// The queues the release's api publishes to (`[celery]`), when the facts say.
+    #[serde(default)]
+    pub celery: Option<CeleryFacts>,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// The `[celery]` table of a release facts file.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CeleryFacts {
+    /// Where the lists were read (Dify file and commit), shown in the check's expectation.
+    pub source: String,
+    /// The worker queues of the self-hosted edition (Dify's default `EDITION`).
+    pub queues: Vec<String>,
+    /// The worker queues under `EDITION=CLOUD`.
+    pub cloud_queues: Vec<String>,
+}
+
+impl Release {
+    /// What `celery.queues` expects of a deployment of this release, if the facts say.
+    pub fn expected_queues(&self) -> Option<suites::ExpectedQueues> {
+        let c = self.celery.as_ref()?;
+        Some(suites::ExpectedQueues {
+            release: self.name.clone(),
+            self_hosted: c.queues.clone(),
+            cloud: c.cloud_queues.clone(),
+            source: format!(
+                "release facts {}: {}",
+                self.path.file_name().map_or_else(
+                    || self.path.display().to_string(),
+                    |f| f.to_string_lossy().into()
+                ),
+                c.source
+            ),
+        })
+    }
+}
+
+/// The release line of a version the api reports (`1.13.3`, `1.13.3+standin` -> `1.13`), for a
+/// deployment known by its answers rather than its images (`check --base-url`).
+pub fn release_for_version<'a>(version: &str, releases: &'a [Release]) -> Option<&'a Release> {
+    let version = version.trim();
+    releases.iter().find(|r| {
+        version
+            .strip_prefix(r.name.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '+', '-']))
+    })
+}
+
+/// The release whose facts match the api image, if any.
+pub fn release_for<'a>(api_image: Option<&str>, releases: &'a [Release]) -> Option<&'a Release> {
+    let img = api_image?;
+    releases
+        .iter()
+        .find(|r| r.api_images.iter().any(|p| glob(p, img)))
 }
 
 /// Every release facts file in `dir`.
@@ -60,11 +114,7 @@ impl ValueSets {
 
     /// The value sets of a deployment whose api runs `api_image`.
     pub fn read(example: &EnvDocument, api_image: Option<&str>, releases: &[Release]) -> Self {
-        let release = api_image.and_then(|img| {
-            releases
-                .iter()
-                .find(|r| r.api_images.iter().any(|p| glob(p, img)))
-        });
+        let release = release_for(api_image, releases);
         let from_comments = |key: &str| supported_values(example, key);
         match release {
             Some(r) => Self {
@@ -181,6 +231,7 @@ mod tests {
             api_images: vec!["langgenius/dify-api:1.13.*".into()],
             vector_stores: vec!["weaviate".into(), "tidb_vector".into()],
             storage_types: vec!["opendal".into(), "s3".into()],
+            celery: None,
             path: PathBuf::from("matrices/releases/1.13.toml"),
         };
         let sets = ValueSets::read(
@@ -194,6 +245,54 @@ mod tests {
         assert_eq!(sets.release, None);
         assert_eq!(sets.vector_stores, ["weaviate"]);
         assert_eq!(sets.storage_types, ["opendal"]);
+    }
+
+    #[test]
+    fn bundled_releases_name_the_worker_queues_per_edition() {
+        let releases = load_releases(&crate::deployment::bundled::releases()).unwrap();
+        let r113 = releases.iter().find(|r| r.name == "1.13").unwrap();
+        let q = r113.expected_queues().unwrap();
+        assert_eq!(q.self_hosted.len(), 19, "research §13: 19 queues");
+        assert!(
+            q.source.starts_with("release facts 1.13.toml: "),
+            "{}",
+            q.source
+        );
+        // Dify's entrypoint: EDITION=CLOUD swaps `workflow` for three queues, nothing else.
+        for r in releases.iter().filter(|r| r.celery.is_some()) {
+            let q = r.expected_queues().unwrap();
+            let cloud: BTreeSet<&str> = q.cloud.iter().map(String::as_str).collect();
+            let mut swapped: BTreeSet<&str> = q
+                .self_hosted
+                .iter()
+                .map(String::as_str)
+                .filter(|q| *q != "workflow")
+                .collect();
+            swapped.extend(["workflow_professional", "workflow_team", "workflow_sandbox"]);
+            assert_eq!(cloud, swapped, "{}", r.path.display());
+        }
+    }
+
+    #[test]
+    fn finds_the_release_line_of_a_reported_version() {
+        let releases = load_releases(&crate::deployment::bundled::releases()).unwrap();
+        let name = |v: &str| release_for_version(v, &releases).map(|r| r.name.as_str());
+        assert_eq!(name("1.13.3"), Some("1.13"));
+        assert_eq!(name("1.13.3+standin"), Some("1.13"));
+        assert_eq!(name("1.15.0"), Some("1.15"));
+        assert_eq!(name("1.1.3"), None);
+        assert_eq!(name("1.130.0"), None);
+        assert_eq!(name(""), None);
+    }
+
+    #[test]
+    fn the_celery_table_rejects_unknown_keys() {
+        let err = toml::from_str::<Release>(
+            "name = \"x\"\napi_images = []\nvector_stores = []\nstorage_types = []\n\
+             [celery]\nsource = \"s\"\nqueues = []\ncloud_queues = []\nqueus = []\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("queus"), "{err}");
     }
 
     #[test]

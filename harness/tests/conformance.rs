@@ -136,12 +136,12 @@ async fn a_foreign_cors_origin_fails_the_cors_check_only() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_vector_store_ends_the_cell_early_with_the_service_logs() {
-    let Some(engine) = common::engine_or_skip("broken-vector-store").await else {
+async fn an_unreachable_s3_endpoint_ends_the_cell_early_with_the_service_logs() {
+    let Some(engine) = common::engine_or_skip("broken-storage-endpoint").await else {
         return;
     };
-    let matrix = bundled::root().join("fixtures/matrices/broken-vector-store.toml");
-    let report = run_cell(&engine, &matrix, "pgvector.opendal").await;
+    let matrix = bundled::root().join("fixtures/matrices/broken-storage-endpoint.toml");
+    let report = run_cell(&engine, &matrix, "pgvector.s3").await;
     assert_eq!(report.status, CellStatus::Error, "{}", explain(&report));
     let reason = report.reason.as_deref().unwrap_or_default();
     // Ended by what the engine saw (an exit or a crash loop), not by the cell's timeout.
@@ -153,7 +153,7 @@ async fn an_unreachable_vector_store_ends_the_cell_early_with_the_service_logs()
     assert!(!reason.contains("timeout"), "{}", explain(&report));
     let logs: Vec<&String> = report.logs.values().flatten().collect();
     assert!(
-        logs.iter().any(|l| l.contains("no-such-vector-store")),
+        logs.iter().any(|l| l.contains("no-such-s3-endpoint")),
         "the failing service's log names the host it could not reach:\n{}",
         explain(&report)
     );

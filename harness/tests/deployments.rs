@@ -156,3 +156,36 @@ async fn cells_resolve_to_their_services_and_never_collide() {
         );
     }
 }
+
+/// The redactor on each deployment's own `.env.example` (Dify's real ones with
+/// `DIFY_DOCKER_DIRS`): its passwords, keys and broker password are masked, and no evidence
+/// word that also appears as an ordinary value (`true`, `dify`, an origin) is.
+#[test]
+fn the_redactor_masks_the_examples_secrets_and_nothing_else() {
+    use harness::redact::{Redactor, is_secret_key};
+    for dir in deployments() {
+        let deployment = Deployment::open(&dir).unwrap();
+        let values = deployment.env_example.values();
+        let redactor = Redactor::from_env(&values);
+        let shown = dir.display();
+        for (key, value) in &values {
+            let masked = redactor.redact(value);
+            if !is_secret_key(key) && !value.contains("://") {
+                assert_eq!(&masked, value, "{shown}: {key}={value} is not a secret");
+            }
+        }
+        for key in ["DB_PASSWORD", "REDIS_PASSWORD", "SECRET_KEY"] {
+            if let Some(v) = values.get(key).filter(|v| v.len() >= 6) {
+                assert_eq!(redactor.redact(v), "***", "{shown}: {key}");
+            }
+        }
+        if let Some(broker) = values.get("CELERY_BROKER_URL") {
+            let masked = redactor.redact(broker);
+            assert!(masked.contains(":***@"), "{shown}: {masked}");
+        }
+        let evidence = "Access-Control-Allow-Credentials: true\n\
+                        Access-Control-Allow-Origin: http://console.dify-conformance.test\n\
+                        X-Version: 1.13.3";
+        assert_eq!(redactor.redact(evidence), evidence, "{shown}");
+    }
+}

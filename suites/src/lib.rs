@@ -10,6 +10,7 @@ pub mod api;
 pub mod celery;
 pub mod clients;
 pub mod cors;
+mod flow;
 mod http;
 
 pub use http::ensure_crypto_provider;
@@ -20,7 +21,11 @@ mod suite;
 mod target;
 pub mod web;
 
+pub use flow::Flow;
 pub use outcome::{Outcome, Severity, Status};
 pub use secret::{Secret, redact_url};
-pub use suite::{Check, Suite, run_suites};
-pub use target::{BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Settings, Target, TargetError, TlsEndpoint};
+pub use suite::{Check, Suite, SuiteRun, run_suites};
+pub use target::{
+    Admin, BoxFuture, BrokerUrl, DEFAULT_BACKLOG_LIMIT, DEFAULT_CONSOLE_ORIGIN, ExpectedQueues,
+    Inspector, Settings, Target, TargetError, TlsEndpoint,
+};

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flow::Flow;
 use crate::outcome::{Outcome, Severity};
 use crate::target::Target;
 
@@ -68,13 +69,14 @@ impl Suite {
         }
     }
 
-    pub async fn run(self, target: &Target) -> Vec<Outcome> {
+    /// Runs the suite's checks; `flow` is the journey shared with the other suites of a run.
+    pub async fn run(self, flow: &Flow) -> Vec<Outcome> {
         match self {
-            Suite::Api => crate::api::run(target).await,
-            Suite::Web => crate::web::run(target).await,
-            Suite::Cors => crate::cors::run(target).await,
-            Suite::Ssl => crate::ssl::run(target).await,
-            Suite::Celery => crate::celery::run(target).await,
+            Suite::Api => crate::api::run(flow).await,
+            Suite::Web => crate::web::run(flow.target()).await,
+            Suite::Cors => crate::cors::run(flow.target()).await,
+            Suite::Ssl => crate::ssl::run(flow.target()).await,
+            Suite::Celery => crate::celery::run(flow).await,
         }
     }
 }
@@ -99,13 +101,27 @@ impl FromStr for Suite {
     }
 }
 
-/// Runs `suites` one after another against `target`; outcomes come back in suite order.
-pub async fn run_suites(target: &Target, suites: &[Suite]) -> Vec<Outcome> {
+/// What a run of suites produced.
+#[derive(Clone, Debug, Default)]
+pub struct SuiteRun {
+    /// In suite order, each suite's checks in their order.
+    pub outcomes: Vec<Outcome>,
+    /// What the checks created and could not remove again (one line each).
+    pub leftovers: Vec<String>,
+}
+
+/// Runs `suites` one after another against `target`, then removes what their checks created.
+pub async fn run_suites(target: &Target, suites: &[Suite]) -> SuiteRun {
+    let flow = Flow::new(target.clone());
     let mut outcomes = Vec::new();
     for suite in suites {
-        outcomes.extend(suite.run(target).await);
+        outcomes.extend(suite.run(&flow).await);
     }
-    outcomes
+    let leftovers = flow.clean_up().await;
+    SuiteRun {
+        outcomes,
+        leftovers,
+    }
 }
 
 #[cfg(test)]

@@ -113,6 +113,61 @@ impl Settings {
     }
 }
 
+/// The console administrator the checks log in as (set up by `api.setup` on a fresh stack).
+#[derive(Clone, Debug)]
+pub struct Admin {
+    pub email: String,
+    pub name: String,
+    pub password: Secret,
+}
+
+/// What a check may observe beyond HTTP, supplied by whoever knows where the deployment runs
+/// (the harness, for stacks it started). Futures are boxed so the trait stays object safe.
+pub trait Inspector: Send + Sync + std::fmt::Debug {
+    /// Where the uploaded file `file_id` landed in the deployment's storage (a path or bucket
+    /// key per line), or why that cannot be seen.
+    fn locate_upload<'a>(&'a self, file_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
+
+    /// Speaks the configured vector store's own protocol from the api's networks with the
+    /// api's settings; `Ok` lines say what answered, `Err` why it did not.
+    fn probe_vector_store(&self) -> BoxFuture<'_, Result<Vec<String>, String>>;
+}
+
+/// A boxed future, as [`Inspector`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// How many messages may wait in one queue once the flows finish, unless the caller says
+/// otherwise ([`Target::with_backlog_limit`]). A drained deployment holds none; ten leaves room
+/// for beat's once-a-minute schedules (on by default in Dify) queued behind a busy worker that
+/// runs one task at a time (`-c 1`, prefetch 1), and is passed within ten minutes by a queue no
+/// worker drains (one message per beat tick).
+pub const DEFAULT_BACKLOG_LIMIT: u64 = 10;
+
+/// The queues a Dify release's api publishes to and its worker must consume, from the release
+/// facts (`matrices/releases/*.toml`); Dify's entrypoint swaps `workflow` for three queues when
+/// `EDITION=CLOUD`, hence two lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedQueues {
+    /// The release line, e.g. `1.13`.
+    pub release: String,
+    /// The self-hosted edition's list (Dify's default, `EDITION=SELF_HOSTED`).
+    pub self_hosted: Vec<String>,
+    /// The list under `EDITION=CLOUD`.
+    pub cloud: Vec<String>,
+    /// Where the lists come from, for the evidence (file, Dify source and commit).
+    pub source: String,
+}
+
+impl ExpectedQueues {
+    /// The list for the deployment's `EDITION` (`CLOUD`, else self-hosted, Dify's default).
+    pub fn for_edition(&self, edition: Option<&str>) -> &[String] {
+        match edition.map(str::trim) {
+            Some("CLOUD") => &self.cloud,
+            _ => &self.self_hosted,
+        }
+    }
+}
+
 /// A Dify deployment as the checks see it.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -124,6 +179,13 @@ pub struct Target {
     settings: Settings,
     certbot_leaf_der: Option<Vec<u8>>,
     artifacts_dir: Option<std::path::PathBuf>,
+    writes: bool,
+    fresh: bool,
+    admin: Option<Admin>,
+    index_timeout: Duration,
+    inspector: Option<std::sync::Arc<dyn Inspector>>,
+    expected_queues: Option<ExpectedQueues>,
+    backlog_limit: u64,
 }
 
 impl Target {
@@ -157,6 +219,13 @@ impl Target {
             settings: Settings::default(),
             certbot_leaf_der: None,
             artifacts_dir: None,
+            writes: false,
+            fresh: false,
+            admin: None,
+            index_timeout: Duration::from_secs(120),
+            inspector: None,
+            expected_queues: None,
+            backlog_limit: DEFAULT_BACKLOG_LIMIT,
         })
     }
 
@@ -204,8 +273,71 @@ impl Target {
         self.artifacts_dir.as_deref()
     }
 
+    /// Let checks that write (setup, uploads, datasets, keys) run; they clean up after
+    /// themselves. Off by default: a deployment somebody runs is only read.
+    pub fn with_writes(mut self, allowed: bool) -> Self {
+        self.writes = allowed;
+        self
+    }
+
+    /// The stack was started empty for this run (so it must not be set up yet).
+    pub fn with_fresh_stack(mut self, fresh: bool) -> Self {
+        self.fresh = fresh;
+        self
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    pub fn with_admin(mut self, admin: Admin) -> Self {
+        self.admin = Some(admin);
+        self
+    }
+
+    /// How long a document may take to reach `completed`.
+    pub fn with_index_timeout(mut self, timeout: Duration) -> Self {
+        self.index_timeout = timeout;
+        self
+    }
+
+    pub fn with_inspector(mut self, inspector: std::sync::Arc<dyn Inspector>) -> Self {
+        self.inspector = Some(inspector);
+        self
+    }
+
+    pub fn writes_allowed(&self) -> bool {
+        self.writes
+    }
+
+    pub fn admin(&self) -> Option<&Admin> {
+        self.admin.as_ref()
+    }
+
+    pub fn index_timeout(&self) -> Duration {
+        self.index_timeout
+    }
+
+    pub fn inspector(&self) -> Option<&dyn Inspector> {
+        self.inspector.as_deref()
+    }
+
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// The queues the deployment's release publishes to (none when the release is unknown:
+    /// `celery.queues` then judges only the indexing queues).
+    pub fn with_expected_queues(mut self, queues: ExpectedQueues) -> Self {
+        self.expected_queues = Some(queues);
+        self
+    }
+
+    /// How many waiting messages one queue may hold once the flows finish
+    /// (default [`DEFAULT_BACKLOG_LIMIT`]).
+    pub fn with_backlog_limit(mut self, limit: u64) -> Self {
+        self.backlog_limit = limit;
         self
     }
 
@@ -237,6 +369,14 @@ impl Target {
 
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+
+    pub fn expected_queues(&self) -> Option<&ExpectedQueues> {
+        self.expected_queues.as_ref()
+    }
+
+    pub fn backlog_limit(&self) -> u64 {
+        self.backlog_limit
     }
 }
 

@@ -140,6 +140,14 @@ impl CellReport {
 }
 
 impl Summary {
+    /// `1 passed, 0 failed, 0 error(s), 0 not run`.
+    pub fn cells_line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} error(s), {} not run",
+            self.passed, self.failed, self.errors, self.not_run
+        )
+    }
+
     pub fn of(cells: &[CellReport]) -> Self {
         let count = |s: CellStatus| cells.iter().filter(|c| c.status == s).count();
         Self {
