@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub jobs: usize,
     /// Let compose pull images that are not on the engine; otherwise such cells are not run.
     pub pull: bool,
+    /// Where checks keep files next to the report (`<dir>/<cell>/web-browser.png`).
+    pub artifacts_dir: Option<std::path::PathBuf>,
 }
 
 /// A fresh run id: short, unique enough to tell concurrent runs apart in names and labels.
@@ -287,8 +289,11 @@ async fn bring_up_and_check(
             ))
         })?;
     let base_url = format!("http://127.0.0.1:{http_port}");
-    let mut target = Target::new(&base_url)
-        .map_err(|e| failure(e.to_string()))?
+    let mut target = Target::new(&base_url).map_err(|e| failure(e.to_string()))?;
+    if let Some(dir) = &config.artifacts_dir {
+        target = target.with_artifacts_dir(dir.join(&report.id));
+    }
+    let mut target = target
         .with_console_origin(ws.access.console_origin.clone())
         .with_settings(ws.settings())
         // The stack is ours and started empty: set it up, write, and expect it fresh.

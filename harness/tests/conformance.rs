@@ -38,6 +38,9 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
         suites: Suite::ALL.to_vec(),
         jobs: 1,
         pull: false,
+        artifacts_dir: Some(
+            std::env::temp_dir().join(format!("dc-artifacts-{}", std::process::id())),
+        ),
     };
     let run_id = runner::new_run_id();
     let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l| {
