@@ -271,21 +271,19 @@ pub fn verify_chain(store: &X509Store, chain: &[X509]) -> Result<(), String> {
         untrusted.push(c.clone()).map_err(|e| e.to_string())?;
     }
     let mut ctx = X509StoreContext::new().map_err(|e| e.to_string())?;
-    let outcome = ctx
-        .init(store, leaf, &untrusted, |c| {
-            let ok = c.verify_cert()?;
-            Ok(if ok {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} (at depth {})",
-                    c.error().error_string(),
-                    c.error_depth()
-                ))
-            })
+    ctx.init(store, leaf, &untrusted, |c| {
+        let ok = c.verify_cert()?;
+        Ok(if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} (at depth {})",
+                c.error().error_string(),
+                c.error_depth()
+            ))
         })
-        .map_err(|e| e.to_string())?;
-    outcome
+    })
+    .map_err(|e| e.to_string())?
 }
 
 /// One line describing a certificate for evidence.

@@ -85,10 +85,11 @@ pub(crate) fn judge(blueprint: &Blueprint, origin: &str, seen: &Seen) -> Result<
     }
     let methods = seen.tokens("access-control-allow-methods");
     let method = blueprint.method.to_ascii_lowercase();
-    if !SAFELISTED.contains(&blueprint.method)
-        && !methods.contains(&method)
-        && !(methods.iter().any(|m| m == "*") && !blueprint.credentials)
-    {
+    // `*` counts as a wildcard only without credentials (Fetch standard).
+    let any_method = methods.iter().any(|m| m == "*") && !blueprint.credentials;
+    let method_ok =
+        SAFELISTED.contains(&blueprint.method) || methods.contains(&method) || any_method;
+    if !method_ok {
         return Err(format!(
             "method {} not in Access-Control-Allow-Methods",
             blueprint.method
@@ -101,7 +102,11 @@ pub(crate) fn judge(blueprint: &Blueprint, origin: &str, seen: &Seen) -> Result<
         .iter()
         .copied()
         // `*` never covers Authorization (Fetch standard).
-        .filter(|h| !allowed.iter().any(|a| a == h) && !(wildcard && *h != "authorization"))
+        .filter(|h| {
+            let listed = allowed.iter().any(|a| a == h);
+            let by_wildcard = wildcard && *h != "authorization";
+            !(listed || by_wildcard)
+        })
         .collect();
     if !missing.is_empty() {
         return Err(format!(

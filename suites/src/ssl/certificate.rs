@@ -40,6 +40,7 @@ pub const EXPIRY_THRESHOLD_DAYS: i32 = 30;
 type Presented<'a> = Option<&'a Result<Session, ScanError>>;
 
 /// The chain the server sent, or the outcome that says why there is none.
+#[allow(clippy::result_large_err)] // the Err is the check's final outcome, built once
 fn chain_or_outcome<'a>(
     check: &Check,
     target: &Target,
