@@ -17,6 +17,9 @@ pub(crate) struct Blueprint {
     pub origins_key: Option<&'static str>,
     /// Whether Dify sets `supports_credentials` (cookies) on it.
     pub credentials: bool,
+    /// The route answers only for a resource the check cannot create (a webhook): its 404
+    /// is the lookup's, not CORS', so the status is reported and the CORS headers judged.
+    pub needs_resource: bool,
     pub preflight_check: &'static Check,
 }
 
@@ -37,6 +40,7 @@ pub(crate) const BLUEPRINTS: &[Blueprint] = &[
         headers: FRONT_END,
         origins_key: Some("CONSOLE_CORS_ALLOW_ORIGINS"),
         credentials: true,
+        needs_resource: false,
         preflight_check: &super::preflight::CONSOLE,
     },
     Blueprint {
@@ -46,6 +50,7 @@ pub(crate) const BLUEPRINTS: &[Blueprint] = &[
         headers: FRONT_END,
         origins_key: Some("WEB_API_CORS_ALLOW_ORIGINS"),
         credentials: true,
+        needs_resource: false,
         preflight_check: &super::preflight::WEB,
     },
     // The embed resources are declared without the `/api` prefix, so on 1.13.3 the web
@@ -57,6 +62,7 @@ pub(crate) const BLUEPRINTS: &[Blueprint] = &[
         headers: &["content-type", "x-app-code"],
         origins_key: Some("WEB_API_CORS_ALLOW_ORIGINS"),
         credentials: true,
+        needs_resource: false,
         preflight_check: &super::preflight::WEB,
     },
     Blueprint {
@@ -66,6 +72,7 @@ pub(crate) const BLUEPRINTS: &[Blueprint] = &[
         headers: &["content-type", "authorization"],
         origins_key: None,
         credentials: false,
+        needs_resource: false,
         preflight_check: &super::preflight::SERVICE,
     },
     // A uuid that names no file: the route matches, so CORS answers (a path that is not a
@@ -77,6 +84,7 @@ pub(crate) const BLUEPRINTS: &[Blueprint] = &[
         headers: &["content-type", "x-csrf-token"],
         origins_key: None,
         credentials: false,
+        needs_resource: false,
         preflight_check: &super::preflight::FILES,
     },
     Blueprint {
@@ -86,6 +94,7 @@ pub(crate) const BLUEPRINTS: &[Blueprint] = &[
         headers: &["content-type", "authorization", "x-app-code"],
         origins_key: None,
         credentials: false,
+        needs_resource: true,
         preflight_check: &super::preflight::TRIGGERS,
     },
 ];

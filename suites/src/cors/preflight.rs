@@ -55,7 +55,8 @@ pub(crate) fn judge(blueprint: &Blueprint, origin: &str, seen: &Seen) -> Result<
             seen.header("location").unwrap_or("nowhere")
         ));
     }
-    if !(200..300).contains(&status) {
+    let unknown_resource = status == 404 && blueprint.needs_resource;
+    if !(200..300).contains(&status) && !unknown_resource {
         return Err(format!("HTTP {status}"));
     }
     match seen.acao() {
@@ -182,7 +183,10 @@ mod tests {
     #[case::files_echo_ok(4, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "content-type, x-csrf-token")]), Ok(()))]
     #[case::files_no_csrf(4, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "content-type")]), Err("lacks x-csrf-token"))]
     #[case::triggers_ok(5, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "authorization, content-type, x-app-code")]), Ok(()))]
-    #[case::triggers_404(5, seen(404, &[]), Err("HTTP 404"))]
+    // An unknown webhook is the lookup's 404: the CORS headers still decide.
+    #[case::triggers_404_with_cors(5, seen(404, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "authorization, content-type, x-app-code")]), Ok(()))]
+    #[case::triggers_404_without_cors(5, seen(404, &[]), Err("is not allowed"))]
+    #[case::console_404(0, seen(404, &[("access-control-allow-origin", ORIGIN)]), Err("HTTP 404"))]
     fn judges_a_preflight_per_blueprint(
         #[case] blueprint: usize,
         #[case] seen: Seen,
