@@ -7,11 +7,12 @@ use serde::Serialize;
 
 use crate::compose::{ComposeCli, ComposeModel};
 use crate::deployment::{Deployment, bundled};
+use crate::envfile::EnvDocument;
 use crate::error::{Error, Result};
 use crate::matrix::Cell;
 use crate::recipe::{Axis, RecipeBook, Runs};
-use crate::values::{ValueSets, load_releases, release_for};
-use crate::workspace::{compose_env, copy_tree};
+use crate::values::{ValueSets, load_releases, read_from_image};
+use crate::workspace::{active_profiles, compose_env, copy_tree};
 
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -42,6 +43,11 @@ pub enum Runnability {
     /// A local value the deployment has no service for (no compose profile of that name, and
     /// the recipe adds none).
     NotOffered(String),
+    /// Dify's compose runs it, from an image that needs a licence.
+    Licensed(String),
+    /// A value the deployment's value sets do not know, allowed by the matrix
+    /// (`allow_unknown`): it runs, as it is.
+    UnknownValue(String),
 }
 
 impl Runnability {
@@ -53,18 +59,35 @@ impl Runnability {
             Runnability::External(_) => "external",
             Runnability::NoRecipe(_) => "no recipe",
             Runnability::NotOffered(_) => "not offered",
+            Runnability::Licensed(_) => "licensed",
+            Runnability::UnknownValue(_) => "unknown value",
         }
     }
 
-    /// Why the cell does not run, as one line; `None` when it runs.
-    pub fn reason(&self) -> Option<String> {
+    /// Whether `run` runs the cell.
+    pub fn runs(&self) -> bool {
+        matches!(self, Runnability::Runnable | Runnability::UnknownValue(_))
+    }
+
+    /// What the status stands on, as one line; `None` for a plain runnable cell.
+    pub fn detail(&self) -> Option<&str> {
         match self {
             Runnability::Runnable => None,
             Runnability::Excluded(r)
             | Runnability::External(r)
             | Runnability::NoRecipe(r)
-            | Runnability::NotOffered(r) => Some(format!("{}: {r}", self.label())),
+            | Runnability::NotOffered(r)
+            | Runnability::Licensed(r)
+            | Runnability::UnknownValue(r) => Some(r),
         }
+    }
+
+    /// Why the cell does not run, as one line; `None` when it runs.
+    pub fn reason(&self) -> Option<String> {
+        if self.runs() {
+            return None;
+        }
+        self.detail().map(|r| format!("{}: {r}", self.label()))
     }
 }
 
@@ -90,8 +113,15 @@ impl Catalog {
             .collect();
         let model = models.pop().unwrap_or_default();
         let api_image = model.services.get("api").and_then(|s| s.image.as_deref());
-        let sets = ValueSets::read(&deployment.env_example, api_image, &releases);
-        let expected_queues = release_for(api_image, &releases).and_then(|r| r.expected_queues());
+        let image = read_from_image(api_image).await;
+        let split = split_examples(&deployment.dir);
+        let examples: Vec<&EnvDocument> = std::iter::once(&deployment.env_example)
+            .chain(split.iter())
+            .collect();
+        let sets = ValueSets::resolve(&examples, api_image, &image, &releases);
+        let expected_queues = api_image
+            .and_then(|img| releases.iter().find(|r| r.matches(img)))
+            .map(|r| r.expected_queues());
         Ok(Self {
             deployment,
             model,
@@ -108,13 +138,17 @@ impl Catalog {
             return Runnability::Excluded(reason.clone());
         }
         let mut needs = Vec::new();
+        let mut licensed = Vec::new();
         for axis in Axis::ALL {
             let value = cell.value(axis);
+            let key = axis.env_key();
+            let unknown = cell.unknown.contains(&format!("{key}={value}"));
             match self.recipes.get(axis, value) {
+                // An unknown value is tried as it is: no recipe is no reason to refuse it.
+                None if unknown => {}
                 None => {
                     return Runnability::NoRecipe(format!(
-                        "no recipe says how {}={value} runs (matrices/recipes/{}/{value}.toml)",
-                        axis.env_key(),
+                        "no recipe says how {key}={value} runs (matrices/recipes/{}/{value}.toml)",
                         axis.name()
                     ));
                 }
@@ -127,30 +161,120 @@ impl Catalog {
                         .collect();
                     if !missing.is_empty() {
                         needs.push(format!(
-                            "{}={value} is external and needs {}",
-                            axis.env_key(),
+                            "{key}={value} is external and needs {}",
                             missing.join(", ")
                         ));
                     }
                 }
+                Some(r) if r.runs == Runs::Licensed => {
+                    licensed.push(format!(
+                        "{key}={value}: {}",
+                        r.licence.as_deref().unwrap_or("its image needs a licence")
+                    ));
+                }
                 Some(r) => {
+                    let profile = self.sets.profile_for(value);
                     if axis == Axis::VectorStore
                         && r.services.is_empty()
-                        && !self.profiles.contains(value)
+                        && !self.profiles.contains(profile)
+                        && !unknown
                     {
                         return Runnability::NotOffered(format!(
-                            "the deployment has no compose profile `{value}` for VECTOR_STORE={value}"
+                            "the deployment has no compose profile `{profile}` for VECTOR_STORE={value}"
                         ));
                     }
                 }
             }
         }
-        if needs.is_empty() {
-            Runnability::Runnable
-        } else {
+        if !licensed.is_empty() {
+            Runnability::Licensed(licensed.join("; "))
+        } else if !needs.is_empty() {
             Runnability::External(needs.join("; "))
+        } else if !cell.unknown.is_empty() {
+            Runnability::UnknownValue(format!(
+                "{} not among {}; tried as it is (allow_unknown)",
+                cell.unknown.join(", "),
+                match self.sets.origin {
+                    crate::values::Origin::ApiImage => "the api image's values".to_string(),
+                    crate::values::Origin::ReleaseFacts => format!(
+                        "release {} facts",
+                        self.sets.release.as_deref().unwrap_or("?")
+                    ),
+                    crate::values::Origin::EnvExample =>
+                        "the values guessed from .env.example".into(),
+                }
+            ))
+        } else {
+            Runnability::Runnable
         }
     }
+
+    /// The matrix's cells on this deployment. Where the release runs a VECTOR_STORE value under
+    /// a profile of another name (0.15's `tidb_vector` under `tidb`), the cell's `.env` gets a
+    /// COMPOSE_PROFILES naming that profile in place of the value.
+    pub fn expand(&self, matrix: &crate::matrix::Matrix) -> Result<Vec<Cell>> {
+        let mut cells = matrix.expand(Some(&self.sets), &self.recipes)?;
+        let template = self.deployment.env_example.get("COMPOSE_PROFILES");
+        for cell in &mut cells {
+            let profile = self.sets.profile_for(&cell.vector_store);
+            if profile == cell.vector_store || cell.env.contains_key("COMPOSE_PROFILES") {
+                continue;
+            }
+            if let Some(t) = template.as_deref().filter(|t| t.contains("${VECTOR_STORE")) {
+                let start = t.find("${VECTOR_STORE").unwrap_or_default();
+                let end = t[start..].find('}').map_or(t.len(), |e| start + e + 1);
+                let rewritten = format!("{}{profile}{}", &t[..start], &t[end..]);
+                cell.env.insert("COMPOSE_PROFILES".into(), rewritten);
+            }
+        }
+        Ok(cells)
+    }
+
+    /// The compose profiles a cell's run activates: its `.env`'s COMPOSE_PROFILES with the
+    /// VECTOR_STORE value's profile named as the release names it, keeping only profiles the
+    /// compose file defines. A cell that does not run lists none.
+    pub fn cell_profiles(&self, cell: &Cell, env: &EnvDocument) -> Vec<String> {
+        if !self.runnability(cell).runs() {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for p in active_profiles(env) {
+            let p = if p == cell.vector_store {
+                self.sets.profile_for(&p).to_string()
+            } else {
+                p
+            };
+            if self.profiles.contains(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+/// The split layout's per-service examples (`envs/**/*.env.example`, 1.14 on): they hold the
+/// keys the top-level `.env.example` no longer lists, for the `.env.example` guess. A file the
+/// parser cannot read is left out of the guess (compose reads them, not the harness).
+pub fn split_examples(dir: &Path) -> Vec<EnvDocument> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.join("envs")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".env.example")
+                && let Ok(doc) = EnvDocument::load(&p)
+            {
+                found.push(doc);
+            }
+        }
+    }
+    found
 }
 
 /// `docker compose config` of a copy of the deployment with its `.env.example` as `.env`
@@ -201,4 +325,26 @@ async fn resolve_example(
     .await;
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_value_runs_and_says_why_the_others_do_not() {
+        let unknown = Runnability::UnknownValue("STORAGE_TYPE=x not among ...".into());
+        assert!(unknown.runs());
+        // The runner runs a cell whose reason is None.
+        assert_eq!(unknown.reason(), None);
+        assert_eq!(unknown.detail(), Some("STORAGE_TYPE=x not among ..."));
+        let licensed = Runnability::Licensed("VECTOR_STORE=vastbase: a licence".into());
+        assert!(!licensed.runs());
+        assert_eq!(
+            licensed.reason().as_deref(),
+            Some("licensed: VECTOR_STORE=vastbase: a licence")
+        );
+        assert!(Runnability::Runnable.runs());
+        assert_eq!(Runnability::Runnable.detail(), None);
+    }
 }

@@ -20,6 +20,7 @@ use crate::redact::Redactor;
 use crate::report::{
     CellReport, Environment, MatrixInfo, Report, RunInfo, SCHEMA, Summary, Timings, Tool,
 };
+use crate::values::{load_releases, release_for_version};
 
 /// The environment variable the administrator's password is read from.
 pub const PASSWORD_ENV: &str = "DIFY_ADMIN_PASSWORD";
@@ -145,6 +146,14 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
     }
     if let Some(b) = &broker {
         target = target.with_broker(b.clone());
+        // The queues to expect come from the release the api says it is (X-Version).
+        if req.base_url.is_some()
+            && let Some(version) = reported_version(&target).await
+            && let Ok(releases) = load_releases(&crate::deployment::bundled::releases())
+            && let Some(release) = release_for_version(&version, &releases)
+        {
+            target = target.with_expected_queues(release.expected_queues());
+        }
     }
 
     if target.base_url().scheme() == "https" {
@@ -214,6 +223,25 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
         None => target,
     };
     Ok((target, redactor, settings))
+}
+
+/// The version the api reports in `X-Version` on its setup endpoint (no login needed).
+async fn reported_version(target: &Target) -> Option<String> {
+    suites::ensure_crypto_provider();
+    let http = reqwest::Client::builder()
+        .timeout(CONNECT_TIMEOUT)
+        .build()
+        .ok()?;
+    let resp = http
+        .get(target.url("/console/api/setup"))
+        .send()
+        .await
+        .ok()?;
+    resp.headers()
+        .get("x-version")?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
 }
 
 /// Fails with an infrastructure error (exit 3) when nothing accepts a TCP connection at `url`.

@@ -115,6 +115,9 @@ pub struct Input {
     /// A matrix file (default: matrices/smoke.toml).
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
+    /// Try values the deployment's value sets do not know (as a matrix's `allow_unknown = true`).
+    #[arg(long)]
+    pub allow_unknown_values: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -130,9 +133,10 @@ impl Input {
     async fn load(&self) -> Result<(Catalog, Matrix, Vec<Cell>)> {
         let deployment =
             Deployment::open(&self.deployment.clone().unwrap_or_else(bundled::deployment))?;
-        let matrix = Matrix::load(&self.matrix.clone().unwrap_or_else(bundled::smoke_matrix))?;
+        let mut matrix = Matrix::load(&self.matrix.clone().unwrap_or_else(bundled::smoke_matrix))?;
+        matrix.allow_unknown |= self.allow_unknown_values;
         let catalog = Catalog::load(deployment).await?;
-        let cells = matrix.expand(Some(&catalog.sets), &catalog.recipes)?;
+        let cells = catalog.expand(&matrix)?;
         Ok((catalog, matrix, cells))
     }
 }
@@ -327,9 +331,10 @@ async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
         cell.id, cell.vector_store, cell.storage_type
     );
     let runnability = catalog.runnability(cell);
-    let status = runnability
-        .reason()
-        .unwrap_or_else(|| runnability.label().to_string());
+    let status = match runnability.detail() {
+        Some(detail) => format!("{}: {detail}", runnability.label()),
+        None => runnability.label().to_string(),
+    };
     let _ = writeln!(out, "status: {status}");
     let _ = writeln!(out, "values from: {}", catalog.sets.source);
     // Every map entry is shown applied; at run time only those whose local image exists are.

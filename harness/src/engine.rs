@@ -306,6 +306,78 @@ impl Engine {
         text.lines().map(str::to_owned).collect()
     }
 
+    /// Runs `entrypoint` in a throwaway container of `image` (no network, `labels` on it so the
+    /// reaper finds it if we are killed) and returns its exit code and output (stdout then
+    /// stderr). The container is removed afterwards, also when `timeout` ran out.
+    pub async fn run_once(
+        &self,
+        image: &str,
+        entrypoint: &[&str],
+        labels: &BTreeMap<String, String>,
+        timeout: std::time::Duration,
+    ) -> std::result::Result<(i64, String), String> {
+        use bollard::models::{ContainerCreateBody, HostConfig};
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(entrypoint.iter().map(|s| (*s).to_string()).collect()),
+            cmd: Some(Vec::new()),
+            labels: Some(labels.clone().into_iter().collect()),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = self
+            .docker
+            .create_container(None, body)
+            .await
+            .map_err(|e| format!("cannot create a container of {image}: {e}"))?
+            .id;
+        let result = async {
+            self.docker
+                .start_container(&id, None)
+                .await
+                .map_err(|e| format!("cannot start a container of {image}: {e}"))?;
+            let waited = tokio::time::timeout(timeout, async {
+                let mut wait = self.docker.wait_container(&id, None);
+                match wait.next().await {
+                    Some(Ok(r)) => Ok(r.status_code),
+                    // bollard reports a non-zero exit as an error carrying the code.
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                        code, ..
+                    })) => Ok(code),
+                    Some(Err(e)) => Err(format!("waiting for a container of {image}: {e}")),
+                    None => Err(format!("the engine did not report how {image} ended")),
+                }
+            })
+            .await
+            .map_err(|_| format!("a container of {image} did not end within {timeout:?}"))??;
+            let mut stream = self.docker.logs(
+                &id,
+                Some(
+                    LogsOptionsBuilder::default()
+                        .stdout(true)
+                        .stderr(true)
+                        .build(),
+                ),
+            );
+            let mut text = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+            Ok((waited, text))
+        }
+        .await;
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = self.docker.remove_container(&id, Some(opts)).await;
+        result
+    }
+
     /// Every container (stopped ones too), network and volume carrying `selector`
     /// (`label` or `label=value`), with their labels.
     async fn labelled(&self, selector: &str) -> Result<Labelled> {

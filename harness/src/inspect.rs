@@ -64,7 +64,7 @@ impl StackInspector {
             .ok_or_else(|| format!("no running `{API_SERVICE}` container"))
     }
 
-    async fn locate(&self, file_id: &str) -> Result<Vec<String>, String> {
+    async fn locate(&self, file_id: &str, word: &str) -> Result<Vec<String>, String> {
         let Some(probe) = &self.storage_probe else {
             return Err(format!(
                 "no storage probe for STORAGE_TYPE={} (matrices/recipes/storage_type)",
@@ -74,6 +74,7 @@ impl StackInspector {
         let api = self.api_container().await?;
         let mut argv = python_argv(&probe.python);
         argv.push(file_id.to_string());
+        argv.push(word.to_string());
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let (code, output) = tokio::time::timeout(PROBE_TIMEOUT, self.engine.exec(&api, &argv))
             .await
@@ -146,8 +147,12 @@ impl StackInspector {
 }
 
 impl Inspector for StackInspector {
-    fn locate_upload<'a>(&'a self, file_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>> {
-        Box::pin(self.locate(file_id))
+    fn locate_upload<'a>(
+        &'a self,
+        file_id: &'a str,
+        word: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(self.locate(file_id, word))
     }
 
     fn probe_vector_store(&self) -> BoxFuture<'_, Result<Vec<String>, String>> {

@@ -52,6 +52,9 @@ pub struct Cell {
     pub required: bool,
     /// Left out by a matrix rule, with its reason.
     pub excluded: Option<String>,
+    /// The values of this cell that the deployment's value sets do not know, each as
+    /// `KEY=value`; only with `allow_unknown`, and then tried anyway.
+    pub unknown: Vec<String>,
 }
 
 impl Cell {
@@ -73,6 +76,9 @@ pub struct Matrix {
     pub path: PathBuf,
     pub name: String,
     pub description: String,
+    /// Values the deployment's sets do not know are tried rather than refused (the file's
+    /// `allow_unknown`, or `--allow-unknown-values`).
+    pub allow_unknown: bool,
     text: String,
     file: MatrixFile,
 }
@@ -82,6 +88,8 @@ pub struct Matrix {
 struct MatrixFile {
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    allow_unknown: bool,
     axes: Axes,
     #[serde(default)]
     cell: CellDefaults,
@@ -182,6 +190,7 @@ impl Matrix {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             description: file.description.clone(),
+            allow_unknown: file.allow_unknown,
             text: text.to_string(),
             file,
         };
@@ -300,22 +309,28 @@ impl Matrix {
             );
         let mut cells: Vec<Cell> = Vec::new();
         for (vs, st) in pairs {
+            let mut unknown = Vec::new();
             if let Some(sets) = sets {
                 for (axis, value) in [(Axis::VectorStore, &vs), (Axis::StorageType, &st)] {
-                    if !sets.get(axis).contains(value) {
-                        return Err(self.error(
-                            &format!("\"{value}\""),
-                            format!(
-                                "`{value}` is not a {} value of this deployment ({}); expected one of: {}",
-                                axis.env_key(),
-                                sets.release
-                                    .as_deref()
-                                    .map(|r| format!("release {r}"))
-                                    .unwrap_or_else(|| "from its .env.example".into()),
-                                sets.get(axis).join(", ")
-                            ),
-                        ));
+                    if sets.get(axis).contains(value) {
+                        continue;
                     }
+                    if self.allow_unknown {
+                        unknown.push(format!("{}={value}", axis.env_key()));
+                        continue;
+                    }
+                    return Err(self.error(
+                        &format!("\"{value}\""),
+                        format!(
+                            "`{value}` is not a {} value of this deployment ({}); expected one of: {} (or set `allow_unknown = true` in the matrix, or pass --allow-unknown-values, to try it anyway)",
+                            axis.env_key(),
+                            sets.release
+                                .as_deref()
+                                .map(|r| format!("release {r}"))
+                                .unwrap_or_else(|| "from its .env.example".into()),
+                            sets.get(axis).join(", ")
+                        ),
+                    ));
                 }
             }
             let id = Cell::id_for(&vs, &st);
@@ -331,6 +346,7 @@ impl Matrix {
                 timeout: Duration::from_secs(self.file.cell.timeout_secs),
                 required: self.file.cell.required,
                 excluded: None,
+                unknown,
             };
             for rule in &self.file.cells {
                 let matches = rule
@@ -405,7 +421,9 @@ mod tests {
             vector_stores: vec!["pgvector".into(), "chroma".into(), "upstash".into()],
             storage_types: vec!["opendal".into(), "s3".into()],
             release: Some("1.13".into()),
+            origin: crate::values::Origin::ReleaseFacts,
             source: String::new(),
+            profiles: BTreeMap::new(),
         }
     }
 
@@ -478,8 +496,32 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "m.toml:3: `s4` is not a STORAGE_TYPE value of this deployment (release 1.13); expected one of: opendal, s3"
+            "m.toml:3: `s4` is not a STORAGE_TYPE value of this deployment (release 1.13); expected one of: opendal, s3 (or set `allow_unknown = true` in the matrix, or pass --allow-unknown-values, to try it anyway)"
         );
+    }
+
+    #[test]
+    fn allow_unknown_keeps_unknown_values_and_says_which() {
+        let text = "allow_unknown = true\n[axes]\nvector_store = [\"pgvector\", \"patched_store\"]\nstorage_type = [\"s4\"]\n";
+        let cells = parse(text)
+            .unwrap()
+            .expand(Some(&sets()), &RecipeBook::default())
+            .unwrap();
+        let unknown: Vec<_> = cells.iter().map(|c| c.unknown.join(" ")).collect();
+        assert_eq!(
+            unknown,
+            [
+                "STORAGE_TYPE=s4",
+                "VECTOR_STORE=patched_store STORAGE_TYPE=s4"
+            ]
+        );
+        // The CLI flag does the same for a matrix without the key.
+        let mut m =
+            parse("[axes]\nvector_store = [\"pgvector\"]\nstorage_type = [\"s4\"]\n").unwrap();
+        assert!(m.expand(Some(&sets()), &RecipeBook::default()).is_err());
+        m.allow_unknown = true;
+        let cells = m.expand(Some(&sets()), &RecipeBook::default()).unwrap();
+        assert_eq!(cells[0].unknown, ["STORAGE_TYPE=s4"]);
     }
 
     #[test]

@@ -10,13 +10,15 @@ use sha2::{Digest, Sha256};
 use crate::catalog::{Catalog, Runnability};
 use crate::error::{Error, Result};
 use crate::matrix::{Cell, Matrix};
-use crate::workspace::{active_profiles, render_env};
+use crate::workspace::render_env;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     pub deployment: String,
     pub matrix: String,
     pub release: Option<String>,
+    /// `api_image`, `release_facts` or `env_example` (a guess).
+    pub values_origin: crate::values::Origin,
     pub values_from: String,
     pub shard: Option<String>,
     pub cells: Vec<PlannedCell>,
@@ -78,7 +80,7 @@ impl Plan {
             .map(|cell| {
                 let env = render_env(&catalog.deployment.env_example, cell, &catalog.recipes);
                 let values = env.values();
-                let profiles = active_profiles(&env);
+                let profiles = catalog.cell_profiles(cell, &env);
                 let changed = values
                     .iter()
                     .filter(|(k, v)| example.get(*k) != Some(*v))
@@ -100,6 +102,7 @@ impl Plan {
             deployment: catalog.deployment.dir.display().to_string(),
             matrix: matrix.path.display().to_string(),
             release: catalog.sets.release.clone(),
+            values_origin: catalog.sets.origin,
             values_from: catalog.sets.source.clone(),
             shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
             cells,
@@ -115,7 +118,7 @@ impl Plan {
         let include: Vec<serde_json::Value> = self
             .cells
             .iter()
-            .filter(|c| c.runnability == Runnability::Runnable)
+            .filter(|c| c.runnability.runs())
             .map(|c| {
                 serde_json::json!({
                     "cell": c.id,
@@ -135,13 +138,7 @@ impl Plan {
             .iter()
             .map(|c| {
                 let status = c.runnability.label();
-                let why = match &c.runnability {
-                    Runnability::Runnable => String::new(),
-                    Runnability::Excluded(r)
-                    | Runnability::External(r)
-                    | Runnability::NoRecipe(r)
-                    | Runnability::NotOffered(r) => r.clone(),
-                };
+                let why = c.runnability.detail().unwrap_or_default().to_string();
                 [
                     c.id.clone(),
                     status.into(),
@@ -171,15 +168,20 @@ impl Plan {
         for row in &rows {
             line(row);
         }
-        let runnable = self
-            .cells
-            .iter()
-            .filter(|c| c.runnability == Runnability::Runnable)
-            .count();
+        let count = |f: &dyn Fn(&Runnability) -> bool| {
+            self.cells.iter().filter(|c| f(&c.runnability)).count()
+        };
+        let runnable = count(&|r| *r == Runnability::Runnable);
+        let unknown = count(&|r| matches!(r, Runnability::UnknownValue(_)));
         let _ = writeln!(
             out,
-            "{} cell(s), {runnable} runnable, from {} on {}{}; values from {}",
+            "{} cell(s), {runnable} runnable{}, from {} on {}{}; values from {}",
             self.cells.len(),
+            if unknown > 0 {
+                format!(", {unknown} with an unknown value (tried)")
+            } else {
+                String::new()
+            },
             self.matrix,
             self.deployment,
             self.shard

@@ -49,6 +49,9 @@ pub enum Runs {
     Local,
     /// Against a cloud service; needs credentials the user supplies.
     External,
+    /// Dify's compose has a service for it, but its image needs a licence no public registry
+    /// grants (`licence` says which and why).
+    Licensed,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -60,6 +63,9 @@ pub struct Recipe {
     /// External values: the `.env` keys a user must supply for the value to work.
     #[serde(default)]
     pub needs: Vec<String>,
+    /// Licensed values: what licence the image needs.
+    #[serde(default)]
+    pub licence: Option<String>,
     /// `.env` keys the cell sets.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -145,6 +151,12 @@ impl RecipeBook {
             return Err(error(
                 line_of_text("runs"),
                 "an external recipe must list the keys it `needs`".into(),
+            ));
+        }
+        if (recipe.runs == Runs::Licensed) != recipe.licence.is_some() {
+            return Err(error(
+                line_of_text("runs"),
+                "`licence` (what licence the image needs) goes with `runs = \"licensed\"`, and only with it".into(),
             ));
         }
         recipe.path = path.to_path_buf();

@@ -488,6 +488,7 @@ mod tests {
             required: true,
             excluded: None,
             service_env: BTreeMap::new(),
+            unknown: Vec::new(),
         }
     }
 

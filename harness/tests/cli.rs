@@ -98,7 +98,9 @@ fn plan_lists_the_smoke_cells() {
     );
 }
 
-/// `plan` output is user-facing: snapshot it, with the checkout's path masked.
+/// `plan` output is user-facing: snapshot it, with the checkout's path masked. Where the values
+/// came from depends on the engine (the stand-in's api image is read when present, see
+/// tests/releases.rs), so that one sentence is masked too; the values themselves are the same.
 fn plan_output(args: &[&str]) -> String {
     let out = dify_conformance(&[&["plan"], args].concat());
     assert!(
@@ -106,7 +108,108 @@ fn plan_output(args: &[&str]) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).replace(&bundled::root().display().to_string(), "<repo>")
+    String::from_utf8_lossy(&out.stdout)
+        .replace(&bundled::root().display().to_string(), "<repo>")
+        .lines()
+        .map(|l| match l.find("values from") {
+            Some(at) => format!("{}values from <source>", &l[..at]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The statuses a matrix gets on the stand-in: cells of a licence-bound store and of an
+/// external one list no profiles; an unknown value is refused unless allowed, then marked and
+/// runnable.
+#[test]
+fn plan_marks_licensed_external_and_unknown_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.toml");
+    let write = |text: &str| std::fs::write(&matrix, text).unwrap();
+    let plan = |extra: &[&str]| {
+        let m = matrix.display().to_string();
+        let out =
+            dify_conformance(&[&["plan", "--format", "json", "--matrix", &m], extra].concat());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let cells = |json: &str| -> Vec<(String, String, serde_json::Value)> {
+        let plan: serde_json::Value = serde_json::from_str(json).unwrap();
+        plan["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["status"].as_str().unwrap().to_string(),
+                    c["profiles"].clone(),
+                )
+            })
+            .collect()
+    };
+    write(
+        "[axes]\nvector_store = [\"vastbase\", \"upstash\", \"pgvector\"]\nstorage_type = [\"opendal\"]\n",
+    );
+    let (code, stdout, stderr) = plan(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        cells(&stdout),
+        [
+            (
+                "vastbase.opendal".into(),
+                "licensed".into(),
+                serde_json::json!([])
+            ),
+            (
+                "upstash.opendal".into(),
+                "external".into(),
+                serde_json::json!([])
+            ),
+            (
+                "pgvector.opendal".into(),
+                "runnable".into(),
+                serde_json::json!(["pgvector", "postgresql"])
+            ),
+        ]
+    );
+    assert!(stdout.contains("needs a Vastbase licence"), "{stdout}");
+
+    write("[axes]\nvector_store = [\"pgvector\"]\nstorage_type = [\"forked-store\"]\n");
+    let (code, _, stderr) = plan(&[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("`forked-store` is not a STORAGE_TYPE value"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = plan(&["--allow-unknown-values"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(cells(&stdout)[0].1, "unknown_value");
+    assert!(
+        stdout.contains("STORAGE_TYPE=forked-store not among"),
+        "{stdout}"
+    );
+    write(
+        "allow_unknown = true\n[axes]\nvector_store = [\"pgvector\"]\nstorage_type = [\"forked-store\"]\n",
+    );
+    let m = matrix.display().to_string();
+    let out = dify_conformance(&["plan", "--matrix", &m]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("pgvector.forked-store  unknown value  pgvector,postgresql"),
+        "{table}"
+    );
+    assert!(
+        table.contains("1 cell(s), 0 runnable, 1 with an unknown value (tried)"),
+        "{table}"
+    );
+    let out = dify_conformance(&["plan", "--matrix", &m, "--format", "github-matrix"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"cell\":\"pgvector.forked-store\""));
 }
 
 #[test]

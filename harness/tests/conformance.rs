@@ -330,3 +330,64 @@ async fn a_missing_certificate_ends_the_cell_early_with_nginx_log() {
         explain(&report)
     );
 }
+
+/// The checks that failed, in report order, besides Dify's default findings.
+fn failed(report: &CellReport) -> Vec<&str> {
+    unexpected_failures(report)
+}
+
+fn outcome<'a>(report: &'a CellReport, id: &str) -> &'a suites::Outcome {
+    report
+        .outcomes
+        .iter()
+        .find(|o| o.check == id)
+        .unwrap_or_else(|| panic!("no {id} in\n{}", explain(report)))
+}
+
+/// Known-bad cells as users make them: each must fail the checks that catch it, with evidence a
+/// maintainer can act on, and nothing else.
+#[rstest]
+#[case::unreachable_vector_store(
+    "broken-vector-store",
+    &["api.vector-store"],
+    "api.vector-store",
+    "no-such-vector-store"
+)]
+#[case::worker_without_indexing_queues(
+    "broken-worker-queues",
+    &["api.dataset-index", "celery.queues"],
+    "api.dataset-index",
+    "priority_dataset"
+)]
+#[case::worker_reads_another_storage(
+    "broken-worker-storage",
+    &["api.dataset-index"],
+    "api.dataset-index",
+    "error"
+)]
+#[case::cookies_for_the_wrong_scheme(
+    "broken-cookie-scheme",
+    &["api.login"],
+    "api.login",
+    "served over http"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_bad_cell_fails_exactly_the_checks_that_catch_it(
+    #[case] fixture: &str,
+    #[case] want_failed: &[&str],
+    #[case] evidence_of: &str,
+    #[case] evidence: &str,
+) {
+    let Some(engine) = common::engine_or_skip(fixture).await else {
+        return;
+    };
+    let matrix = bundled::root().join(format!("fixtures/matrices/{fixture}.toml"));
+    let report = run_cell(&engine, &matrix, "pgvector.opendal").await;
+    assert_eq!(report.status, CellStatus::Failed, "{}", explain(&report));
+    let mut got = failed(&report);
+    got.sort_unstable();
+    assert_eq!(got, want_failed, "{}", explain(&report));
+    let o = outcome(&report, evidence_of);
+    let text = format!("{} {}", o.got, o.evidence.join(" "));
+    assert!(text.contains(evidence), "{o}");
+}

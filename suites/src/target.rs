@@ -124,9 +124,14 @@ pub struct Admin {
 /// What a check may observe beyond HTTP, supplied by whoever knows where the deployment runs
 /// (the harness, for stacks it started). Futures are boxed so the trait stays object safe.
 pub trait Inspector: Send + Sync + std::fmt::Debug {
-    /// Where the uploaded file `file_id` landed in the deployment's storage (a path or bucket
-    /// key per line), or why that cannot be seen.
-    fn locate_upload<'a>(&'a self, file_id: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
+    /// Where the uploaded file `file_id`, whose content holds `word`, landed in the deployment's
+    /// storage (a path or bucket key per line), or why that cannot be seen. Dify keys a stored
+    /// file by a uuid of its own, not the upload's id, hence the word.
+    fn locate_upload<'a>(
+        &'a self,
+        file_id: &'a str,
+        word: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
 
     /// Speaks the configured vector store's own protocol from the api's networks with the
     /// api's settings; `Ok` lines say what answered, `Err` why it did not.

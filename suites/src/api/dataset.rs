@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::clients::{broker, celery_control};
+use crate::clients::celery_control;
 use crate::flow::{Done, Flow, Indexed, POLL};
 use crate::outcome::{Outcome, Probe, Severity};
 use crate::suite::{Check, Suite};
@@ -39,6 +39,11 @@ const INIT_PATH: &str = "/console/api/datasets/init";
 /// The queues Dify sends document indexing to (§6): named when a document waits.
 pub(crate) const INDEXING_QUEUES: [&str; 2] = ["priority_dataset", "dataset"];
 const REMOTE_CONTROL_TIMEOUT: Duration = Duration::from_secs(3);
+/// A first keyword search loads the tokenizer (jieba) in the api: seconds, more on a busy host.
+const HIT_TEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a document may wait before the broker is asked whether anyone consumes its queue
+/// (a worker needs a moment to take a task even when it listens).
+const ORPHAN_AFTER: Duration = Duration::from_secs(10);
 
 /// Indexing tasks each worker has run so far, by task name (remote control `stats`).
 pub(crate) async fn indexing_totals(
@@ -118,6 +123,7 @@ pub(crate) async fn run_index(flow: &Flow) -> Done<Indexed> {
     let status_path = format!("/console/api/datasets/{dataset_id}/batch/{batch}/indexing-status");
     let started = Instant::now();
     let deadline = started + timeout;
+    let mut next_orphan_check = started;
     let mut transitions: Vec<(String, f64)> = Vec::new();
     let last_answer = loop {
         let answer = match session.call(Method::GET, &status_path, None).await {
@@ -197,6 +203,31 @@ pub(crate) async fn run_index(flow: &Flow) -> Done<Indexed> {
             }
             _ => {}
         }
+        // A task in a queue no worker consumes never runs: say so now, not at the deadline.
+        if status == "waiting"
+            && started.elapsed() >= ORPHAN_AFTER
+            && next_orphan_check <= Instant::now()
+        {
+            next_orphan_check = Instant::now() + ORPHAN_AFTER;
+            if let Some(broker) = target.broker()
+                && let Some(orphaned) = orphaned_queues(broker).await
+                && !orphaned.is_empty()
+            {
+                probe.evidence(answer.line());
+                probe.evidence(seen(&transitions));
+                for (queue, waiting) in &orphaned {
+                    probe.evidence(format!(
+                        "broker queue `{queue}`: {waiting} waiting message(s), consumed by no worker"
+                    ));
+                }
+                let names: Vec<String> = orphaned.iter().map(|(q, _)| format!("`{q}`")).collect();
+                return Done::without(probe.fail(format!(
+                    "still `waiting` after {:.0} s: its indexing task waits in queue {} and no worker consumes it",
+                    started.elapsed().as_secs_f64(),
+                    names.join(" and ")
+                )));
+            }
+        }
         if Instant::now() + POLL >= deadline {
             break answer;
         }
@@ -219,26 +250,53 @@ pub(crate) async fn run_index(flow: &Flow) -> Done<Indexed> {
     Done::without(probe.fail(why))
 }
 
+/// Indexing queues holding messages that no worker consumes, with their lengths; `None` when
+/// the broker or the workers cannot be asked.
+async fn orphaned_queues(broker: &crate::target::BrokerUrl) -> Option<Vec<(String, u64)>> {
+    let lengths = celery_control::queue_lengths(broker, REMOTE_CONTROL_TIMEOUT)
+        .await
+        .ok()?;
+    let replies = celery_control::active_queues(broker, REMOTE_CONTROL_TIMEOUT)
+        .await
+        .ok()?;
+    let consumed: Vec<String> = replies
+        .iter()
+        .filter_map(|r| celery_control::queue_names(&r.answer).ok())
+        .flatten()
+        .collect();
+    Some(
+        lengths
+            .into_iter()
+            .filter(|l| INDEXING_QUEUES.contains(&l.queue.as_str()) && l.waiting > 0)
+            .filter(|l| !consumed.contains(&l.queue))
+            .map(|l| (l.queue, l.waiting))
+            .collect(),
+    )
+}
+
 /// Why a document waits: which indexing queue holds its task (no worker consumes it).
 async fn waiting_hint(flow: &Flow, probe: &mut Probe) -> String {
     let Some(broker) = flow.target().broker() else {
         return ": no worker took the indexing task (no broker access to name the queue)".into();
     };
-    match broker::queue_lengths(broker, &INDEXING_QUEUES, REMOTE_CONTROL_TIMEOUT).await {
+    match celery_control::queue_lengths(broker, REMOTE_CONTROL_TIMEOUT).await {
         Ok(lengths) => {
-            for (q, n) in &lengths {
-                probe.evidence(format!("broker queue `{q}`: {n} waiting message(s)"));
-            }
             let stuck: Vec<String> = lengths
                 .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(q, _)| format!("`{q}`"))
+                .filter(|l| INDEXING_QUEUES.contains(&l.queue.as_str()) && l.waiting > 0)
+                .map(|l| {
+                    probe.evidence(format!(
+                        "broker queue `{}`: {} waiting message(s)",
+                        l.queue, l.waiting
+                    ));
+                    format!("`{}`", l.queue)
+                })
                 .collect();
             if stuck.is_empty() {
                 ": no indexing task waits on the broker either (the api did not send it, or a worker took it and hangs)".into()
             } else {
                 format!(
-                    ": its task waits in queue {} and no worker consumes it",
+                    ": its task waits in queue {} (workers too busy or too slow?)",
                     stuck.join(" and ")
                 )
             }
@@ -303,7 +361,10 @@ pub(crate) async fn hit_test(flow: &Flow) -> Outcome {
             "score_threshold_enabled": false,
         },
     });
-    let answer = match session.call(Method::POST, &path, Some(&body)).await {
+    let answer = match session
+        .call_within(Method::POST, &path, Some(&body), HIT_TEST_TIMEOUT)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return probe.fail(e),
     };

@@ -73,7 +73,7 @@ pub(crate) async fn run(flow: &Flow) -> Done<Upload> {
     probe.fact("file_id", file_id.clone());
 
     if let Some(inspector) = target.inspector() {
-        match inspector.locate_upload(&file_id).await {
+        match inspector.locate_upload(&file_id, &word).await {
             Ok(places) if !places.is_empty() => {
                 for p in &places {
                     probe.evidence(format!("stored at: {p}"));

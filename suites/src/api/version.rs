@@ -73,10 +73,14 @@ async fn version_endpoint(
     running: &str,
     probe: &mut Probe,
 ) -> Result<String, String> {
-    let url = format!("{}?current_version={running}", target.url(VERSION_PATH));
     let started = std::time::Instant::now();
+    // `+` in a query is a space: `1.13.3+standin` must be percent-encoded.
+    let mut url = reqwest::Url::parse(&target.url(VERSION_PATH))
+        .map_err(|e| format!("{VERSION_PATH}: {e}"))?;
+    url.query_pairs_mut()
+        .append_pair("current_version", running);
     let resp = client(target)
-        .get(&url)
+        .get(url)
         .send()
         .await
         .map_err(|e| format!("{VERSION_PATH}: no response: {}", describe_error(&e)))?;

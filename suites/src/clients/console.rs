@@ -286,7 +286,22 @@ impl Session {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, String> {
-        let mut req = self.request(method.clone(), path, Csrf::Matching);
+        self.call_within(method, path, body, self.base.request_timeout())
+            .await
+    }
+
+    /// [`Session::call`] with its own time-out, for calls that do real work on the server (a
+    /// first keyword search loads the tokenizer's dictionary).
+    pub async fn call_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: std::time::Duration,
+    ) -> Result<Answer, String> {
+        let mut req = self
+            .request(method.clone(), path, Csrf::Matching)
+            .timeout(timeout);
         if let Some(b) = body {
             req = req.json(b);
         }

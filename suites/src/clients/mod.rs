@@ -1,6 +1,5 @@
 //! Protocol clients the checks share: a TLS prober and Celery's remote control over Redis.
 
-pub mod broker;
 pub mod cdp;
 pub mod celery_control;
 pub mod console;
