@@ -162,15 +162,13 @@ async fn smoke_cell_passes_every_suite(#[case] id: &str) {
     let png = std::fs::read(shot).unwrap();
     assert_eq!(&png[..4], b"\x89PNG", "{shot}");
     eprintln!("screenshot: {shot}");
-    // Wall time each suite added to the cell (checks run one after another), for the record.
-    for suite in Suite::ALL {
-        let ms: u64 = report
-            .outcomes
-            .iter()
-            .filter(|o| o.suite() == suite.name())
-            .map(|o| o.duration_ms)
-            .sum();
-        eprintln!("suite {suite}: {ms} ms");
+    // Wall time each suite added to the cell, for the record.
+    for o in report
+        .outcomes
+        .iter()
+        .filter(|o| o.facts.contains_key("suite_ms"))
+    {
+        eprintln!("suite {}: {} ms", o.suite(), o.facts["suite_ms"]);
     }
 }
 
