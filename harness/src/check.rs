@@ -42,6 +42,8 @@ pub struct CheckRequest {
     pub ca_file: Option<PathBuf>,
     pub server_name: Option<String>,
     pub index_timeout: Duration,
+    /// Where checks keep files next to the report (the browser's screenshot).
+    pub artifacts_dir: Option<PathBuf>,
 }
 
 /// Suites that need nothing but the broker.
@@ -221,6 +223,10 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
         .with_settings(Settings::new(settings.clone()))
         .with_writes(req.allow_writes)
         .with_index_timeout(req.index_timeout);
+    let target = match &req.artifacts_dir {
+        Some(dir) => target.with_artifacts_dir(dir),
+        None => target,
+    };
     Ok((target, redactor, settings))
 }
 

@@ -251,6 +251,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 jobs: usize::from(jobs),
                 pull,
                 shard,
+                artifacts_dir: Some(out.join("artifacts")),
             };
             let run_id = runner::new_run_id();
             eprintln!("run {run_id}: {} cell(s)", config.cells.len());
@@ -360,6 +361,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 ca_file,
                 server_name,
                 index_timeout: std::time::Duration::from_secs(index_timeout.max(1)),
+                artifacts_dir: Some(out.join("artifacts")),
             };
             let report = crate::check::run(&request).await?;
             for o in report.cells.iter().flat_map(|c| &c.checks) {

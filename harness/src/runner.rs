@@ -37,6 +37,8 @@ pub struct RunConfig {
     pub pull: bool,
     /// The shard `cells` were taken from, for the report.
     pub shard: Option<Shard>,
+    /// Where checks keep files next to the report (`<dir>/<cell>/web-browser.png`).
+    pub artifacts_dir: Option<std::path::PathBuf>,
 }
 
 /// A fresh run id: short, unique enough to tell concurrent runs apart in names and labels.
@@ -338,8 +340,11 @@ async fn bring_up_and_check(
             ))
         })?;
     let base_url = format!("http://127.0.0.1:{http_port}");
-    let mut target = Target::new(&base_url)
-        .map_err(|e| failure(e.to_string()))?
+    let mut target = Target::new(&base_url).map_err(|e| failure(e.to_string()))?;
+    if let Some(dir) = &config.artifacts_dir {
+        target = target.with_artifacts_dir(dir.join(&report.id));
+    }
+    let mut target = target
         .with_console_origin(ws.access.console_origin.clone())
         .with_settings(ws.settings())
         // The stack is ours and started empty: set it up, write, and expect it fresh.
@@ -367,8 +372,11 @@ async fn bring_up_and_check(
             addr: format!("127.0.0.1:{host_port}"),
             server_name: "localhost".into(),
             roots_pem: pki.ca_pem.clone().into_bytes(),
-            expected_leaf_der: Some(pki.cert_der.clone()),
+            expected_leaf_der: Some(pki.served_der().to_vec()),
         });
+        if let Some(leaf) = &pki.certbot {
+            target = target.with_certbot_leaf(leaf.cert_der.clone());
+        }
     }
     if let Some(b) = &ws.access.broker {
         let host_port = stack.host_port(&b.service, b.port).await.ok_or_else(|| {

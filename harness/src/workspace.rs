@@ -185,7 +185,7 @@ impl Workspace {
         };
 
         let pki = if https_enabled {
-            Some(write_tls(&dir, &cell.id, nginx)?)
+            Some(write_tls(&dir, &cell.id, nginx, &env)?)
         } else {
             None
         };
@@ -326,20 +326,41 @@ pub fn active_profiles(env: &EnvDocument) -> Vec<String> {
         .collect()
 }
 
-fn write_tls(dir: &Path, cell_id: &str, nginx: &crate::compose::Service) -> Result<CellPki> {
-    let ssl_dir = nginx
+/// The host directory nginx mounts at `target`, when it lies inside the workspace.
+fn mount_source(
+    dir: &Path,
+    nginx: &crate::compose::Service,
+    target: &str,
+    default: &str,
+) -> Result<PathBuf> {
+    let source = nginx
         .volumes
         .iter()
-        .find(|m| m.target == "/etc/ssl" && m.kind == "bind")
+        .find(|m| m.target == target && m.kind == "bind")
         .and_then(|m| m.source.as_deref())
         .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("nginx/ssl"));
-    if !ssl_dir.starts_with(dir) {
+        .unwrap_or_else(|| dir.join(default));
+    if !source.starts_with(dir) {
         return Err(Error::BadInput(format!(
-            "nginx mounts /etc/ssl from {} outside the deployment; the harness will not write there",
-            ssl_dir.display()
+            "nginx mounts {target} from {} outside the deployment; the harness will not write there",
+            source.display()
         )));
     }
+    Ok(source)
+}
+
+fn write_tls(
+    dir: &Path,
+    cell_id: &str,
+    nginx: &crate::compose::Service,
+    env: &EnvDocument,
+) -> Result<CellPki> {
+    let ssl_dir = mount_source(dir, nginx, "/etc/ssl", "nginx/ssl")?;
+    let kind = crate::pki::CertKind::parse(env.get(crate::pki::CERT_KEY).as_deref())?;
+    let certbot_domain = nginx
+        .env("CERTBOT_DOMAIN")
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let cert_name = nginx
         .env("NGINX_SSL_CERT_FILENAME")
         .filter(|s| !s.is_empty())
@@ -356,11 +377,36 @@ fn write_tls(dir: &Path, cell_id: &str, nginx: &crate::compose::Service) -> Resu
     if !names.contains(&server_name) {
         names.push(server_name);
     }
-    let pki = CellPki::generate(cell_id, &names)?;
-    std::fs::create_dir_all(&ssl_dir).map_err(|e| Error::io("create", &ssl_dir, e))?;
-    for (name, body) in [(cert_name, &pki.cert_pem), (key_name, &pki.key_pem)] {
-        let path = ssl_dir.join(name);
-        std::fs::write(&path, body).map_err(|e| Error::io("write", &path, e))?;
+    let pki = CellPki::generate_for(cell_id, &names, kind, certbot_domain)?;
+    let write = |dir: &Path, files: &[(&str, &String)]| -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        for (name, body) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, body).map_err(|e| Error::io("write", &path, e))?;
+        }
+        Ok(())
+    };
+    if kind == crate::pki::CertKind::Missing {
+        // As when the operator copied only the key: nginx exits on the missing certificate.
+        write(&ssl_dir, &[(key_name, &pki.key_pem)])?;
+    } else {
+        write(
+            &ssl_dir,
+            &[(cert_name, &pki.cert_pem), (key_name, &pki.key_pem)],
+        )?;
+    }
+    if let (Some(domain), Some(leaf)) = (certbot_domain, &pki.certbot) {
+        let live = mount_source(
+            dir,
+            nginx,
+            "/etc/letsencrypt/live",
+            "volumes/certbot/conf/live",
+        )?
+        .join(domain);
+        write(
+            &live,
+            &[(cert_name, &leaf.cert_pem), (key_name, &leaf.key_pem)],
+        )?;
     }
     Ok(pki)
 }

@@ -14,6 +14,41 @@ use harness::runner::{self, RunConfig};
 use rstest::rstest;
 use suites::{Status, Suite};
 
+/// Findings Dify's shipped defaults give on every cell until a policy accepts them: the `*`
+/// CORS lists reflect any origin with credentials (research §5), nginx sends no HSTS and
+/// answers plain HTTP without a redirect (research §4).
+const DEFAULT_FINDINGS: &[&str] = &["cors.reflection", "ssl.hsts", "ssl.http-redirect"];
+
+/// The failed checks of a report that are not Dify's default findings.
+fn unexpected_failures(report: &CellReport) -> Vec<&str> {
+    report
+        .failed_checks()
+        .map(|o| o.id.as_str())
+        .filter(|c| !DEFAULT_FINDINGS.contains(c))
+        .collect()
+}
+
+/// The same, for the edge suites only (web, cors, ssl): what an edge cell is about.
+fn unexpected_edge_failures(report: &CellReport) -> Vec<&str> {
+    unexpected_failures(report)
+        .into_iter()
+        .filter(|c| ["web.", "cors.", "ssl."].iter().any(|p| c.starts_with(p)))
+        .collect()
+}
+
+/// Every default finding is reported, with evidence.
+fn assert_default_findings(report: &CellReport) {
+    for id in DEFAULT_FINDINGS {
+        let o = report
+            .checks
+            .iter()
+            .find(|o| o.id == *id)
+            .unwrap_or_else(|| panic!("no {id} outcome:\n{}", explain(report)));
+        assert_eq!(o.status, Status::Failed, "{o}");
+        assert!(!o.evidence.is_empty(), "{o}");
+    }
+}
+
 /// The cells of `matrices/smoke.toml`; a test below keeps the two in step.
 const SMOKE_CELLS: &[&str] = &["pgvector.opendal"];
 
@@ -39,6 +74,9 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
         jobs: 1,
         pull: false,
         shard: None,
+        artifacts_dir: Some(
+            std::env::temp_dir().join(format!("dc-artifacts-{}", std::process::id())),
+        ),
     };
     let run_id = runner::new_run_id();
     let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
@@ -86,18 +124,53 @@ async fn smoke_cell_passes_every_suite(#[case] id: &str) {
         return;
     };
     let report = run_cell(&engine, &bundled::smoke_matrix(), id).await;
-    assert_eq!(report.status, CellStatus::Passed, "{}", explain(&report));
     let checks: Vec<&str> = report.checks.iter().map(|o| o.id.as_str()).collect();
     let expected: Vec<&str> = Suite::ALL
         .iter()
         .flat_map(|s| s.checks().iter().map(|c| c.id))
         .collect();
-    assert_eq!(checks, expected);
-    assert!(
-        report.checks.iter().all(|o| o.status == Status::Passed),
+    assert_eq!(checks, expected, "{}", explain(&report));
+    assert_eq!(
+        unexpected_failures(&report),
+        Vec::<&str>::new(),
         "{}",
         explain(&report)
     );
+    assert_default_findings(&report);
+    // Skipped only where the default cell has nothing to judge.
+    let skipped: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|o| o.status == Status::Skipped)
+        .map(|o| o.id.as_str())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "cors.disallowed-origin",
+            "cors.origin-bypass",
+            "ssl.certbot-path"
+        ],
+        "{}",
+        explain(&report)
+    );
+    let shot = report
+        .checks
+        .iter()
+        .find(|o| o.id == "web.browser")
+        .and_then(|o| o.facts.get("screenshot"))
+        .expect("web.browser keeps a screenshot");
+    let png = std::fs::read(shot).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG", "{shot}");
+    eprintln!("screenshot: {shot}");
+    // Wall time each suite added to the cell, for the record.
+    for o in report
+        .checks
+        .iter()
+        .filter(|o| o.facts.contains_key("suite_ms"))
+    {
+        eprintln!("suite {}: {} ms", o.suite, o.facts["suite_ms"]);
+    }
 }
 
 #[tokio::test]
@@ -121,18 +194,36 @@ async fn a_foreign_cors_origin_fails_the_cors_check_only() {
     let matrix = bundled::root().join("fixtures/matrices/broken-cors.toml");
     let report = run_cell(&engine, &matrix, "pgvector.opendal").await;
     assert_eq!(report.status, CellStatus::Failed, "{}", explain(&report));
-    let failed: Vec<&str> = report.failed_checks().map(|o| o.id.as_str()).collect();
-    assert_eq!(failed, ["cors.console-preflight"], "{}", explain(&report));
-    let cors = report.failed_checks().next().unwrap();
+    // flask-cors sends `Vary: Origin` only when more than one origin can match, so a
+    // one-origin list leaves the console's answers without it: a finding of its own.
+    assert_eq!(
+        unexpected_edge_failures(&report),
+        ["cors.console-preflight", "cors.vary-origin"],
+        "{}",
+        explain(&report)
+    );
+    let cors = report
+        .failed_checks()
+        .find(|o| o.id == "cors.console-preflight")
+        .unwrap();
     assert!(cors.got.contains("is not allowed"), "{cors}");
     assert!(
         cors.url.as_deref().unwrap().ends_with("/console/api/setup"),
         "{cors}"
     );
     assert!(
-        cors.evidence.iter().any(|e| e.starts_with("HTTP ")),
+        cors.evidence
+            .iter()
+            .any(|e| e.trim_start().starts_with("HTTP ")),
         "{cors}"
     );
+    // The console's list is explicit now: only the web API's `*` still reflects.
+    let reflection = report
+        .failed_checks()
+        .find(|o| o.id == "cors.reflection")
+        .unwrap();
+    assert!(reflection.got.contains("web:"), "{reflection}");
+    assert!(!reflection.got.contains("console:"), "{reflection}");
     assert!(!report.logs.is_empty(), "a failed cell keeps its logs");
 }
 
@@ -160,9 +251,88 @@ async fn an_unreachable_s3_endpoint_ends_the_cell_early_with_the_service_logs() 
     );
 }
 
-/// The checks that failed, in report order.
+/// Known-bad edge cells: each fails the check that catches it (besides Dify's default
+/// findings), with evidence.
+#[rstest]
+#[case::tls_legacy("broken-tls-legacy.toml", &["ssl.protocols"], "deprecated TLSv1 TLSv1.1 accepted")]
+#[case::tls_expired("broken-tls-expired.toml", &["ssl.expiry"], "expired")]
+#[case::tls_wrong_host("broken-tls-wrong-host.toml", &["ssl.hostname"], "matches none")]
+#[case::console_api_url(
+    "broken-console-api-url.toml",
+    &["web.api-prefix", "web.browser"],
+    "localhost:5001"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_bad_edge_cell_fails_the_check_that_catches_it(
+    #[case] matrix: &str,
+    #[case] failing: &[&str],
+    #[case] got: &str,
+) {
+    let Some(engine) = common::engine_or_skip(matrix).await else {
+        return;
+    };
+    let path = bundled::root().join("fixtures/matrices").join(matrix);
+    let report = run_cell(&engine, &path, "pgvector.opendal").await;
+    assert_eq!(report.status, CellStatus::Failed, "{}", explain(&report));
+    assert_eq!(
+        unexpected_edge_failures(&report),
+        failing,
+        "{}",
+        explain(&report)
+    );
+    for o in report
+        .failed_checks()
+        .filter(|o| failing.contains(&o.id.as_str()))
+    {
+        assert!(o.got.contains(got), "{o}");
+        assert!(!o.evidence.is_empty(), "{o}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certbot_cell_serves_the_live_certificate() {
+    let Some(engine) = common::engine_or_skip("https-certbot").await else {
+        return;
+    };
+    let path = bundled::root().join("fixtures/matrices/https-certbot.toml");
+    let report = run_cell(&engine, &path, "pgvector.opendal").await;
+    assert_eq!(
+        unexpected_edge_failures(&report),
+        Vec::<&str>::new(),
+        "{}",
+        explain(&report)
+    );
+    let certbot = report
+        .checks
+        .iter()
+        .find(|o| o.id == "ssl.certbot-path")
+        .unwrap();
+    assert_eq!(certbot.status, Status::Passed, "{certbot}");
+    assert!(certbot.got.contains("dify.example"), "{certbot}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_certificate_ends_the_cell_early_with_nginx_log() {
+    let Some(engine) = common::engine_or_skip("broken-tls-missing-cert").await else {
+        return;
+    };
+    let path = bundled::root().join("fixtures/matrices/broken-tls-missing-cert.toml");
+    let report = run_cell(&engine, &path, "pgvector.opendal").await;
+    assert_eq!(report.status, CellStatus::Error, "{}", explain(&report));
+    let reason = report.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("nginx"), "{}", explain(&report));
+    assert!(!reason.contains("timeout"), "{}", explain(&report));
+    let nginx_logs = report.logs.get("nginx").cloned().unwrap_or_default();
+    assert!(
+        nginx_logs.iter().any(|l| l.contains("dify.crt")),
+        "nginx's log names the missing file:\n{}",
+        explain(&report)
+    );
+}
+
+/// The checks that failed, in report order, besides Dify's default findings.
 fn failed(report: &CellReport) -> Vec<&str> {
-    report.failed_checks().map(|o| o.id.as_str()).collect()
+    unexpected_failures(report)
 }
 
 fn outcome<'a>(report: &'a CellReport, id: &str) -> &'a harness::report::CheckResult {

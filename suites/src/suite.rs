@@ -115,7 +115,16 @@ pub async fn run_suites(target: &Target, suites: &[Suite]) -> SuiteRun {
     let flow = Flow::new(target.clone());
     let mut outcomes = Vec::new();
     for suite in suites {
-        outcomes.extend(suite.run(&flow).await);
+        // A suite's wall time (its checks share work, so per-check durations do not add up to
+        // it), kept on its first outcome for the report.
+        let started = std::time::Instant::now();
+        let mut these = suite.run(&flow).await;
+        if let Some(first) = these.first_mut() {
+            first
+                .facts
+                .insert("suite_ms".into(), started.elapsed().as_millis().to_string());
+        }
+        outcomes.extend(these);
     }
     let leftovers = flow.clean_up().await;
     SuiteRun {

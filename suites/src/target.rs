@@ -182,6 +182,8 @@ pub struct Target {
     broker: Option<BrokerUrl>,
     request_timeout: Duration,
     settings: Settings,
+    certbot_leaf_der: Option<Vec<u8>>,
+    artifacts_dir: Option<std::path::PathBuf>,
     writes: bool,
     fresh: bool,
     admin: Option<Admin>,
@@ -220,6 +222,8 @@ impl Target {
             broker: None,
             request_timeout: Duration::from_secs(15),
             settings: Settings::default(),
+            certbot_leaf_der: None,
+            artifacts_dir: None,
             writes: false,
             fresh: false,
             admin: None,
@@ -251,6 +255,27 @@ impl Target {
     pub fn with_settings(mut self, settings: Settings) -> Self {
         self.settings = settings;
         self
+    }
+
+    /// The certificate the operator put under certbot's live directory for `CERTBOT_DOMAIN`
+    /// (DER): nginx must serve this one rather than the one in `nginx/ssl`.
+    pub fn with_certbot_leaf(mut self, der: Vec<u8>) -> Self {
+        self.certbot_leaf_der = Some(der);
+        self
+    }
+
+    /// Where checks keep files a report links to (the browser's screenshot).
+    pub fn with_artifacts_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.artifacts_dir = Some(dir.into());
+        self
+    }
+
+    pub fn certbot_leaf_der(&self) -> Option<&[u8]> {
+        self.certbot_leaf_der.as_deref()
+    }
+
+    pub fn artifacts_dir(&self) -> Option<&std::path::Path> {
+        self.artifacts_dir.as_deref()
     }
 
     /// Let checks that write (setup, uploads, datasets, keys) run; they clean up after

@@ -51,6 +51,16 @@ pub async fn handshake(
 ) -> Result<Handshake, ProbeError> {
     ensure_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
+    // No CA given: the system's roots, as a browser would trust.
+    let system;
+    let roots_pem = if roots_pem.iter().all(u8::is_ascii_whitespace) {
+        let path = std::env::var_os("SSL_CERT_FILE")
+            .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+        system = std::fs::read(&path).map_err(|_| ProbeError::NoRoots)?;
+        &system[..]
+    } else {
+        roots_pem
+    };
     let certs: Vec<CertificateDer<'static>> =
         rustls_pemfile_certs(roots_pem).ok_or(ProbeError::NoRoots)?;
     for cert in certs {
@@ -62,6 +72,83 @@ pub async fn handshake(
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    connect(addr, server_name, config, timeout).await
+}
+
+/// A modern client's handshake (TLS 1.2/1.3, rustls' suites) that accepts whatever certificate
+/// is presented: trust, name and dates are judged by the checks about them, from the chain.
+pub async fn handshake_unverified(
+    addr: &str,
+    server_name: &str,
+    timeout: Duration,
+) -> Result<Handshake, ProbeError> {
+    ensure_crypto_provider();
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let config = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    connect(addr, server_name, config, timeout).await
+}
+
+/// Accepts any certificate, still checking the handshake signatures with the provider's
+/// algorithms (so the server proves it holds the key of the certificate it sent).
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+async fn connect(
+    addr: &str,
+    server_name: &str,
+    config: rustls::ClientConfig,
+    timeout: Duration,
+) -> Result<Handshake, ProbeError> {
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| ProbeError::BadServerName(server_name.to_owned()))?;
     let connector = TlsConnector::from(Arc::new(config));

@@ -1,140 +1,202 @@
-//! CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
-//!
-//! The console blueprint sends credentials (cookies carry the session since Dify 1.9.2), so an
-//! allowed origin must be echoed exactly, never answered with `*`, and must come with
-//! `Access-Control-Allow-Credentials: true`.
+//! `cors.<blueprint>-preflight`: a browser's preflight from the origin it runs at succeeds:
+//! 2xx, not redirected (browsers refuse a redirected preflight, issue #4575 in research §10),
+//! the origin allowed as the blueprint needs it, the method and headers covered.
 
-use crate::http::{client, describe_error};
-use crate::outcome::{Outcome, Probe, Severity};
+use super::exchange::Seen;
+use super::policy::Blueprint;
+use crate::outcome::Severity;
 use crate::suite::{Check, Suite};
-use crate::target::Target;
 
-pub(crate) const CHECK: Check = Check {
+pub(crate) const CONSOLE: Check = Check {
     id: "cors.console-preflight",
     suite: Suite::Cors,
     severity: Severity::Major,
-    title: "a preflight to the console API from the console's origin echoes that origin with credentials",
+    title: "a preflight to the console API (/console/api) from the console's origin is allowed with credentials",
 };
-const CONSOLE_PATH: &str = "/console/api/setup";
+pub(crate) const WEB: Check = Check {
+    id: "cors.web-preflight",
+    suite: Suite::Cors,
+    severity: Severity::Major,
+    title: "a preflight to the web app API (/api, incl. the embed's /api/chat-messages) from the web app's origin is allowed",
+};
+pub(crate) const SERVICE: Check = Check {
+    id: "cors.service-preflight",
+    suite: Suite::Cors,
+    severity: Severity::Major,
+    title: "a preflight to the service API (/v1) with Authorization is allowed from any origin",
+};
+pub(crate) const FILES: Check = Check {
+    id: "cors.files-preflight",
+    suite: Suite::Cors,
+    severity: Severity::Major,
+    title: "a preflight to file previews (/files) is allowed from any origin",
+};
+pub(crate) const TRIGGERS: Check = Check {
+    id: "cors.triggers-preflight",
+    suite: Suite::Cors,
+    severity: Severity::Minor,
+    title: "a preflight to trigger webhooks (/triggers) is allowed from any origin",
+};
 
-pub(crate) async fn console(target: &Target) -> Outcome {
-    let origin = target.console_origin();
-    let url = target.url(CONSOLE_PATH);
-    let mut probe = Probe::new(
-        &CHECK,
-        format!("2xx with Access-Control-Allow-Origin: {origin} and Access-Control-Allow-Credentials: true"),
-    )
-    .url(&url);
-    probe.evidence(format!("OPTIONS {CONSOLE_PATH} Origin: {origin}"));
-    let resp = client(target)
-        .request(reqwest::Method::OPTIONS, &url)
-        .header("Origin", origin)
-        .header("Access-Control-Request-Method", "GET")
-        .header(
-            "Access-Control-Request-Headers",
-            "content-type,x-csrf-token",
-        )
-        .send()
-        .await;
-    let resp = match resp {
-        Ok(resp) => resp,
-        Err(e) => return probe.fail(format!("no response: {}", describe_error(&e))),
-    };
-    let status = resp.status().as_u16();
-    probe.evidence(format!("HTTP {status}"));
-    for (name, value) in resp.headers() {
-        let name = name.as_str();
-        if name.starts_with("access-control-") || name == "vary" || name == "location" {
-            probe.evidence(format!(
-                "{name}: {}",
-                value.to_str().unwrap_or("<non-ascii>")
-            ));
-        }
-    }
-    let get = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let allow_origin = get("access-control-allow-origin");
-    let allow_credentials = get("access-control-allow-credentials");
+/// Methods a browser sends without asking (Fetch standard's CORS-safelisted methods).
+const SAFELISTED: &[&str] = &["GET", "HEAD", "POST"];
 
+/// `Ok(summary)` when a browser would go on with the request, else `Err(reason)`.
+pub(crate) fn judge(blueprint: &Blueprint, origin: &str, seen: &Seen) -> Result<String, String> {
+    let Some(status) = seen.status else {
+        return Err(format!(
+            "no response: {}",
+            seen.error.as_deref().unwrap_or("unknown error")
+        ));
+    };
     if (300..400).contains(&status) {
-        return probe.fail(format!(
-            "HTTP {status}: a redirect, which browsers refuse for a preflight"
+        return Err(format!(
+            "HTTP {status} to {}: a redirect, which browsers refuse for a preflight",
+            seen.header("location").unwrap_or("nowhere")
         ));
     }
-    if !(200..300).contains(&status) {
-        return probe.fail(format!("HTTP {status}"));
+    let unknown_resource = status == 404 && blueprint.needs_resource;
+    if !(200..300).contains(&status) && !unknown_resource {
+        return Err(format!("HTTP {status}"));
     }
-    match allow_origin.as_deref() {
-        None => probe.fail(format!(
-            "no Access-Control-Allow-Origin header: origin {origin} is not allowed"
-        )),
-        Some("*") => probe.fail(
-            "Access-Control-Allow-Origin: * (browsers drop credentialed responses with a wildcard)",
-        ),
-        Some(other) if other != origin => {
-            probe.fail(format!("Access-Control-Allow-Origin: {other}"))
+    match seen.acao() {
+        None => {
+            return Err(format!(
+                "no Access-Control-Allow-Origin: origin {origin} is not allowed"
+            ));
         }
-        Some(_) if allow_credentials.as_deref() != Some("true") => probe.fail(format!(
-            "origin echoed but Access-Control-Allow-Credentials is {}",
-            allow_credentials.as_deref().unwrap_or("absent")
-        )),
-        Some(_) => probe.pass(format!(
-            "HTTP {status}, Access-Control-Allow-Origin: {origin}, credentials allowed"
-        )),
+        Some("*") if blueprint.credentials => {
+            return Err(
+                "Access-Control-Allow-Origin: * (browsers drop credentialed responses with a wildcard)"
+                    .into(),
+            );
+        }
+        Some("*") => {}
+        Some(o) if o != origin => {
+            return Err(format!("Access-Control-Allow-Origin: {o}, not {origin}"));
+        }
+        Some(_) => {}
     }
+    if blueprint.credentials && !seen.credentials() {
+        return Err(format!(
+            "origin allowed but Access-Control-Allow-Credentials is {} (cookies will not be sent)",
+            seen.header("access-control-allow-credentials")
+                .unwrap_or("absent")
+        ));
+    }
+    let methods = seen.tokens("access-control-allow-methods");
+    let method = blueprint.method.to_ascii_lowercase();
+    // `*` counts as a wildcard only without credentials (Fetch standard).
+    let any_method = methods.iter().any(|m| m == "*") && !blueprint.credentials;
+    let method_ok =
+        SAFELISTED.contains(&blueprint.method) || methods.contains(&method) || any_method;
+    if !method_ok {
+        return Err(format!(
+            "method {} not in Access-Control-Allow-Methods",
+            blueprint.method
+        ));
+    }
+    let allowed = seen.tokens("access-control-allow-headers");
+    let wildcard = allowed.iter().any(|h| h == "*") && !blueprint.credentials;
+    let missing: Vec<&str> = blueprint
+        .headers
+        .iter()
+        .copied()
+        // `*` never covers Authorization (Fetch standard).
+        .filter(|h| {
+            let listed = allowed.iter().any(|a| a == h);
+            let by_wildcard = wildcard && *h != "authorization";
+            !(listed || by_wildcard)
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "Access-Control-Allow-Headers lacks {}",
+            missing.join(", ")
+        ));
+    }
+    Ok(format!(
+        "HTTP {status}, origin allowed{}",
+        if blueprint.credentials {
+            " with credentials"
+        } else {
+            ""
+        }
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Status;
+    use crate::cors::policy::BLUEPRINTS;
     use rstest::rstest;
-    use wiremock::matchers::{header, method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const ORIGIN: &str = "http://console.example";
 
+    fn seen(status: u16, headers: &[(&str, &str)]) -> Seen {
+        Seen {
+            status: Some(status),
+            error: None,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// What Dify 1.13.3 answered (research §13) for the console and web blueprints.
+    fn credentialed_ok(origin: &str) -> Seen {
+        seen(
+            200,
+            &[
+                ("access-control-allow-origin", origin),
+                ("access-control-allow-credentials", "true"),
+                (
+                    "access-control-allow-headers",
+                    "authorization, content-type, x-app-code, x-app-passport, x-csrf-token",
+                ),
+                (
+                    "access-control-allow-methods",
+                    "DELETE, GET, OPTIONS, PATCH, POST, PUT",
+                ),
+                ("vary", "Origin"),
+            ],
+        )
+    }
+
     #[rstest]
-    #[case::echoed(200, Some(ORIGIN), Some("true"), Status::Passed, "credentials allowed")]
-    #[case::not_allowed(200, None, None, Status::Failed, "is not allowed")]
-    #[case::wildcard(200, Some("*"), Some("true"), Status::Failed, "wildcard")]
-    #[case::other_origin(200, Some("http://evil.example"), Some("true"), Status::Failed, "evil")]
-    #[case::no_credentials(200, Some(ORIGIN), None, Status::Failed, "absent")]
-    #[case::redirect(308, None, None, Status::Failed, "redirect")]
-    #[case::server_error(500, Some(ORIGIN), Some("true"), Status::Failed, "HTTP 500")]
-    #[tokio::test]
-    async fn judges_console_preflight(
-        #[case] code: u16,
-        #[case] acao: Option<&str>,
-        #[case] acac: Option<&str>,
-        #[case] want: Status,
-        #[case] got_contains: &str,
+    #[case::console_ok(0, credentialed_ok(ORIGIN), Ok(()))]
+    #[case::web_ok(1, credentialed_ok(ORIGIN), Ok(()))]
+    #[case::console_not_allowed(0, seen(200, &[]), Err("is not allowed"))]
+    #[case::console_wildcard(0, seen(200, &[("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true")]), Err("wildcard"))]
+    #[case::console_other_origin(
+        0,
+        credentialed_ok("http://elsewhere.example"),
+        Err("not http://console.example")
+    )]
+    #[case::console_no_credentials(0, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "authorization, content-type, x-app-code, x-app-passport, x-csrf-token")]), Err("Credentials is absent"))]
+    #[case::console_redirect(0, seen(308, &[("location", "/console/api/setup/")]), Err("redirect"))]
+    #[case::console_error(0, seen(500, &[]), Err("HTTP 500"))]
+    #[case::console_csrf_missing(0, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-credentials", "true"), ("access-control-allow-headers", "content-type, authorization")]), Err("lacks x-csrf-token, x-app-code, x-app-passport"))]
+    #[case::service_wildcard_ok(3, seen(200, &[("access-control-allow-origin", "*"), ("access-control-allow-headers", "authorization, content-type")]), Ok(()))]
+    #[case::service_star_headers_not_authorization(3, seen(200, &[("access-control-allow-origin", "*"), ("access-control-allow-headers", "*")]), Err("lacks authorization"))]
+    #[case::files_echo_ok(4, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "content-type, x-csrf-token")]), Ok(()))]
+    #[case::files_no_csrf(4, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "content-type")]), Err("lacks x-csrf-token"))]
+    #[case::triggers_ok(5, seen(200, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "authorization, content-type, x-app-code")]), Ok(()))]
+    // An unknown webhook is the lookup's 404: the CORS headers still decide.
+    #[case::triggers_404_with_cors(5, seen(404, &[("access-control-allow-origin", ORIGIN), ("access-control-allow-headers", "authorization, content-type, x-app-code")]), Ok(()))]
+    #[case::triggers_404_without_cors(5, seen(404, &[]), Err("is not allowed"))]
+    #[case::console_404(0, seen(404, &[("access-control-allow-origin", ORIGIN)]), Err("HTTP 404"))]
+    fn judges_a_preflight_per_blueprint(
+        #[case] blueprint: usize,
+        #[case] seen: Seen,
+        #[case] want: Result<(), &str>,
     ) {
-        let server = MockServer::start().await;
-        let mut response = ResponseTemplate::new(code);
-        if let Some(v) = acao {
-            response = response.insert_header("Access-Control-Allow-Origin", v);
+        let got = judge(&BLUEPRINTS[blueprint], ORIGIN, &seen);
+        match (want, got) {
+            (Ok(()), Ok(_)) => {}
+            (Err(part), Err(reason)) => assert!(reason.contains(part), "{reason}"),
+            (want, got) => panic!("{}: want {want:?}, got {got:?}", BLUEPRINTS[blueprint].name),
         }
-        if let Some(v) = acac {
-            response = response.insert_header("Access-Control-Allow-Credentials", v);
-        }
-        Mock::given(method("OPTIONS"))
-            .and(path(CONSOLE_PATH))
-            .and(header("Origin", ORIGIN))
-            .and(header("Access-Control-Request-Method", "GET"))
-            .respond_with(response)
-            .expect(1)
-            .mount(&server)
-            .await;
-        let target = Target::new(&server.uri())
-            .unwrap()
-            .with_console_origin(ORIGIN);
-        let o = console(&target).await;
-        assert_eq!(o.status, want, "{o}");
-        assert!(o.got.contains(got_contains), "{o}");
     }
 }
