@@ -132,6 +132,10 @@ pub enum Command {
         /// Seconds a document may take to be indexed.
         #[arg(long, value_name = "SECS", default_value_t = 120)]
         index_timeout: u64,
+        /// The policy that decides the exit code (default: every failure but `info` fails;
+        /// `matrices/release-policy.toml` accepts Dify's known defaults with a reason).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
     /// Remove containers, networks, volumes and workspaces left by killed runs.
     Reap,
@@ -339,7 +343,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             ca_file,
             server_name,
             index_timeout,
+            policy,
         } => {
+            // Read the policy before anything is contacted: a bad one is an input error.
+            let policy = Policy::for_run(policy.as_deref(), None)?;
             if out.exists() && !out.is_dir() {
                 return Err(Error::BadInput(format!(
                     "--out {} exists and is not a directory",
@@ -378,8 +385,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             for path in written {
                 eprintln!("wrote {}", path.display());
             }
-            // The built-in policy: a failed check of any severity but info fails.
-            let verdict = crate::gate::evaluate(&report, &Policy::default(), crate::gate::today());
+            let verdict = crate::gate::evaluate(&report, &policy, crate::gate::today());
             Ok(if verdict.passed() {
                 exit::OK
             } else {

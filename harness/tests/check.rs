@@ -237,6 +237,12 @@ async fn check_reads_a_running_deployment_and_with_writes_leaves_nothing_behind(
             env_file.display().to_string(),
             "--broker-url".into(),
             broker.expose().to_string(),
+            // Dify's shipped defaults (the CORS reflection of `*`) are accepted there.
+            "--policy".into(),
+            bundled::root()
+                .join("matrices/release-policy.toml")
+                .display()
+                .to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args
