@@ -33,7 +33,7 @@ fn start_run(out: &std::path::Path) -> (Child, String, BufReader<std::process::C
         if let Some(rest) = line.strip_prefix("run ") {
             run_id = rest.split(':').next().unwrap().to_string();
         }
-        if line.contains("waiting for readiness") {
+        if line.contains("] readiness") {
             return (child, run_id, stderr);
         }
     }
