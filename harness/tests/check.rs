@@ -100,13 +100,13 @@ async fn check(args: &[String], password: Option<&str>) -> (i32, Value, String) 
 }
 
 fn statuses(report: &Value) -> Vec<(String, String)> {
-    report["cells"][0]["outcomes"]
+    report["cells"][0]["checks"]
         .as_array()
         .unwrap()
         .iter()
         .map(|o| {
             (
-                o["check"].as_str().unwrap().to_string(),
+                o["id"].as_str().unwrap().to_string(),
                 o["status"].as_str().unwrap().to_string(),
             )
         })
