@@ -272,22 +272,12 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                     return Ok(exit::INTERRUPTED);
                 }
             };
-            let written = report.write(&out)?;
-            let s = &report.summary;
-            eprintln!(
-                "{} cell(s): {} passed, {} failed, {} error(s), {} not run",
-                s.cells, s.passed, s.failed, s.errors, s.not_run
+            let headline = format!(
+                "{} cell(s): {}",
+                report.summary.cells,
+                report.summary.cells_line()
             );
-            for path in written {
-                eprintln!("wrote {}", path.display());
-            }
-            let verdict = crate::gate::evaluate(&report, &policy, crate::gate::today());
-            eprint!("{}", verdict.render(&policy));
-            Ok(if verdict.passed() {
-                exit::OK
-            } else {
-                exit::CHECKS_FAILED
-            })
+            finish(&report, &out, &policy, &headline)
         }
         Command::Report {
             inputs,
@@ -374,23 +364,13 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             for o in report.cells.iter().flat_map(|c| &c.checks) {
                 eprintln!("{} {} ({}): {}", o.id, o.status, o.severity, o.got);
             }
-            let written = report.write(&out)?;
-            let s = &report.summary;
-            eprintln!(
+            let headline = format!(
                 "{} check(s) against {}: {}",
                 report.cells.iter().map(|c| c.checks.len()).sum::<usize>(),
                 report.deployment,
-                s.cells_line()
+                report.summary.cells_line()
             );
-            for path in written {
-                eprintln!("wrote {}", path.display());
-            }
-            let verdict = crate::gate::evaluate(&report, &policy, crate::gate::today());
-            Ok(if verdict.passed() {
-                exit::OK
-            } else {
-                exit::CHECKS_FAILED
-            })
+            finish(&report, &out, &policy, &headline)
         }
         Command::Reap => {
             let engine = Engine::connect().await?;
@@ -406,6 +386,23 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The end of `run` and `check`: the report written, what was written said, and the policy's
+/// verdict as the exit code.
+fn finish(report: &Report, out: &std::path::Path, policy: &Policy, headline: &str) -> Result<i32> {
+    let written = report.write(out)?;
+    eprintln!("{headline}");
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    let verdict = crate::gate::evaluate(report, policy, crate::gate::today());
+    eprint!("{}", verdict.render(policy));
+    Ok(if verdict.passed() {
+        exit::OK
+    } else {
+        exit::CHECKS_FAILED
+    })
 }
 
 /// `plan --explain`: the cell's workspace prepared (no engine needed) and shown, then removed.
