@@ -256,6 +256,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 pull,
                 shard,
                 artifacts_dir: Some(out.join("artifacts")),
+                while_up: None,
             };
             let run_id = runner::new_run_id();
             eprintln!("run {run_id}: {} cell(s)", config.cells.len());

@@ -39,6 +39,36 @@ pub struct RunConfig {
     pub shard: Option<Shard>,
     /// Where checks keep files next to the report (`<dir>/<cell>/web-browser.png`).
     pub artifacts_dir: Option<std::path::PathBuf>,
+    /// Called once per cell after the suites, while its stack is still up.
+    pub while_up: Option<WhileUp>,
+}
+
+/// A cell whose stack is up, as a tool outside the suites reaches it (a TLS scanner run next
+/// to the ssl suite, say), with the suites' verdicts on it.
+#[derive(Clone, Debug)]
+pub struct LiveCell {
+    pub cell: String,
+    /// nginx's plain HTTP entry, e.g. `http://127.0.0.1:49153`.
+    pub base_url: String,
+    /// nginx's HTTPS endpoint, when the cell serves it, with the CA that signed it.
+    pub tls: Option<TlsEndpoint>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// A look at each live cell before it is torn down (see [`RunConfig::while_up`]).
+#[derive(Clone)]
+pub struct WhileUp(
+    pub  std::sync::Arc<
+        dyn Fn(LiveCell) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for WhileUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WhileUp(..)")
+    }
 }
 
 /// A fresh run id: short, unique enough to tell concurrent runs apart in names and labels.
@@ -426,6 +456,15 @@ async fn bring_up_and_check(
             .iter()
             .map(|l| format!("left by the checks: {l}")),
     );
+    if let Some(hook) = &config.while_up {
+        (hook.0)(LiveCell {
+            cell: cell.id.clone(),
+            base_url: base_url.clone(),
+            tls: target.tls().cloned(),
+            outcomes: run.outcomes.clone(),
+        })
+        .await;
+    }
     Ok(run.outcomes)
 }
 

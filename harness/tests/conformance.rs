@@ -16,8 +16,15 @@ use suites::{Status, Suite};
 
 /// Findings Dify's shipped defaults give on every cell until a policy accepts them: the `*`
 /// CORS lists reflect any origin with credentials (research §5), nginx sends no HSTS and
-/// answers plain HTTP without a redirect (research §4).
-const DEFAULT_FINDINGS: &[&str] = &["cors.reflection", "ssl.hsts", "ssl.http-redirect"];
+/// answers plain HTTP without a redirect (research §4), and HTTPS turned on as Dify's
+/// instructions say leaves the console URLs as they were, so the login cookies are not Secure
+/// (research §5, §13 step 5).
+const DEFAULT_FINDINGS: &[&str] = &[
+    "cors.reflection",
+    "ssl.hsts",
+    "ssl.http-redirect",
+    "ssl.cookie-secure",
+];
 
 /// The failed checks of a report that are not Dify's default findings.
 fn unexpected_failures(report: &CellReport) -> Vec<&str> {
@@ -77,6 +84,7 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
         artifacts_dir: Some(
             std::env::temp_dir().join(format!("dc-artifacts-{}", std::process::id())),
         ),
+        while_up: None,
     };
     let run_id = runner::new_run_id();
     let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
@@ -349,26 +357,31 @@ fn outcome<'a>(report: &'a CellReport, id: &str) -> &'a harness::report::CheckRe
 #[case::unreachable_vector_store(
     "broken-vector-store",
     &["api.vector-store"],
+    &[],
     "api.vector-store",
     "no-such-vector-store"
 )]
 #[case::worker_without_indexing_queues(
     "broken-worker-queues",
     &["api.dataset-index", "celery.queues"],
+    &[],
     "api.dataset-index",
     "priority_dataset"
 )]
 #[case::worker_reads_another_storage(
     "broken-worker-storage",
     &["api.dataset-index"],
+    &[],
     "api.dataset-index",
     "error"
 )]
 // The same URLs also point the web's API prefix at an https origin that is not there: the web
-// checks catch that side of the mistake.
+// checks catch that side of the mistake. Over HTTPS the same cookies are right: Secure, with
+// the `__Host-` prefix (ssl.cookie-secure passes, unlike on the default cell).
 #[case::cookies_for_the_wrong_scheme(
     "broken-cookie-scheme",
     &["api.login", "web.api-prefix", "web.browser"],
+    &["ssl.cookie-secure"],
     "api.login",
     "served over http"
 )]
@@ -376,6 +389,7 @@ fn outcome<'a>(report: &'a CellReport, id: &str) -> &'a harness::report::CheckRe
 async fn a_known_bad_cell_fails_exactly_the_checks_that_catch_it(
     #[case] fixture: &str,
     #[case] want_failed: &[&str],
+    #[case] want_passed: &[&str],
     #[case] evidence_of: &str,
     #[case] evidence: &str,
 ) {
@@ -391,4 +405,8 @@ async fn a_known_bad_cell_fails_exactly_the_checks_that_catch_it(
     let o = outcome(&report, evidence_of);
     let text = format!("{} {}", o.got, o.evidence.join(" "));
     assert!(text.contains(evidence), "{o:?}");
+    for id in want_passed {
+        let o = outcome(&report, id);
+        assert_eq!(o.status, Status::Passed, "{o:?}");
+    }
 }

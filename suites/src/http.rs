@@ -18,12 +18,23 @@ pub fn ensure_crypto_provider() {
 /// not to hide) and gives up after the target's request timeout.
 pub(crate) fn client(target: &Target) -> reqwest::Client {
     ensure_crypto_provider();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(target.request_timeout())
-        .user_agent(concat!("dify-conformance/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .user_agent(concat!("dify-conformance/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = target.https_via() {
+        // Dial the endpoint whatever the name resolves to: the name is for SNI and the
+        // certificate, the address is where the harness published the port.
+        if let Ok(addr) = tls.addr.parse::<std::net::SocketAddr>() {
+            builder = builder.resolve(&tls.server_name, addr);
+        }
+        let roots: Vec<reqwest::Certificate> =
+            reqwest::Certificate::from_pem_bundle(&tls.roots_pem).unwrap_or_default();
+        if !roots.is_empty() {
+            builder = builder.tls_certs_only(roots);
+        }
+    }
+    builder.build().unwrap_or_else(|_| reqwest::Client::new())
 }
 
 /// A response header as text, for evidence.

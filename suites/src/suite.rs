@@ -75,7 +75,7 @@ impl Suite {
             Suite::Api => crate::api::run(flow).await,
             Suite::Web => crate::web::run(flow.target()).await,
             Suite::Cors => crate::cors::run(flow.target()).await,
-            Suite::Ssl => crate::ssl::run(flow.target()).await,
+            Suite::Ssl => crate::ssl::run(flow).await,
             Suite::Celery => crate::celery::run(flow).await,
         }
     }

@@ -191,6 +191,8 @@ pub struct Target {
     inspector: Option<std::sync::Arc<dyn Inspector>>,
     expected_queues: Option<ExpectedQueues>,
     backlog_limit: u64,
+    /// Set by [`Target::over_tls`]: the HTTP client trusts these roots and dials this address.
+    https_via: Option<TlsEndpoint>,
 }
 
 impl Target {
@@ -231,7 +233,44 @@ impl Target {
             inspector: None,
             expected_queues: None,
             backlog_limit: DEFAULT_BACKLOG_LIMIT,
+            https_via: None,
         })
+    }
+
+    /// The same deployment reached through its TLS endpoint: base URL
+    /// `https://<server name>:<port>`, requests dialled to the endpoint's address, the
+    /// certificate verified against its roots (the system's when it names none). How a check
+    /// sees what a browser on HTTPS sees, e.g. the cookies login sets.
+    pub fn over_tls(&self, tls: &TlsEndpoint) -> Result<Self, TargetError> {
+        let port =
+            tls.addr
+                .rsplit_once(':')
+                .map(|(_, p)| p)
+                .ok_or_else(|| TargetError::InvalidUrl {
+                    what: "TLS endpoint",
+                    value: tls.addr.clone(),
+                    reason: "it has no port".into(),
+                })?;
+        let host = if tls.server_name.contains(':') {
+            format!("[{}]", tls.server_name)
+        } else {
+            tls.server_name.clone()
+        };
+        let mut https = self.clone();
+        https.base_url = Url::parse(&format!("https://{host}:{port}/")).map_err(|e| {
+            TargetError::InvalidUrl {
+                what: "TLS endpoint",
+                value: tls.addr.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        https.https_via = Some(tls.clone());
+        Ok(https)
+    }
+
+    /// The endpoint [`Target::over_tls`] chose, for the HTTP client.
+    pub(crate) fn https_via(&self) -> Option<&TlsEndpoint> {
+        self.https_via.as_ref()
     }
 
     /// The origin the console web runs at; console API CORS must allow it.

@@ -6,6 +6,7 @@
 
 mod certificate;
 mod ciphers;
+mod cookies;
 mod handshake;
 mod http;
 mod protocols;
@@ -13,6 +14,7 @@ mod protocols;
 use std::time::Duration;
 
 use crate::clients::tls_scan::{self, Offer, ScanError, Session};
+use crate::flow::Flow;
 use crate::outcome::{Outcome, Probe};
 use crate::suite::Check;
 use crate::target::{Target, TlsEndpoint};
@@ -27,9 +29,11 @@ pub const CHECKS: &[Check] = &[
     http::HSTS,
     http::REDIRECT,
     certificate::CERTBOT_PATH,
+    cookies::CHECK,
 ];
 
-pub async fn run(target: &Target) -> Vec<Outcome> {
+pub async fn run(flow: &Flow) -> Vec<Outcome> {
+    let target = flow.target();
     let presented = match endpoint(target) {
         Some(tls) => Some(scan(&tls, Offer::default(), target.request_timeout()).await),
         None => None,
@@ -44,6 +48,7 @@ pub async fn run(target: &Target) -> Vec<Outcome> {
         http::hsts(target).await,
         http::redirect(target).await,
         certificate::certbot_path(target, presented.as_ref()),
+        cookies::check(flow).await,
     ]
 }
 
