@@ -71,6 +71,10 @@ pub enum Command {
         /// else the built-in default).
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Leave the stack and workspace of a cell that did not pass running, and print how to
+        /// enter and remove it (`reap --run ID`).
+        #[arg(long)]
+        keep_on_failure: bool,
     },
     /// Render report.json files (shards are merged) as Markdown, HTML, JUnit XML or JSON.
     Report {
@@ -137,8 +141,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
     },
-    /// Remove containers, networks, volumes and workspaces left by killed runs.
-    Reap,
+    /// Remove containers, networks, volumes and workspaces left by killed runs (and stacks
+    /// kept by --keep-on-failure).
+    Reap {
+        /// Only this run (its id as `run` printed it), whether its owner lives or not.
+        #[arg(long = "run", value_name = "ID")]
+        run: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -212,7 +221,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             shard,
             pull,
             policy,
+            keep_on_failure,
         } => {
+            // Before anything slow: from here on SIGINT and SIGTERM tear down instead of killing.
+            let mut signals = Signals::listen()?;
             let shard = shard.as_deref().map(parse_shard).transpose()?;
             let (catalog, matrix, all) = input.load().await?;
             // Read the policy before anything starts: a bad one is an input error, not a
@@ -223,25 +235,23 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 .filter(|c| shard.is_none_or(|s| s.contains(&c.id)))
                 .collect();
             let images = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
-            if out.exists() && !out.is_dir() {
-                return Err(Error::BadInput(format!(
-                    "--out {} exists and is not a directory",
-                    out.display()
-                )));
-            }
+            // Before any stack starts: an hour of stacks must not end in "cannot write".
+            check_writable(&out)?;
             let engine = Engine::connect().await?;
             crate::compose::version().await?;
-            let reaped = crate::reaper::reap(&engine).await?;
+            let reaped = crate::reaper::reap(&engine, &crate::reaper::Scope::DeadNotKept).await?;
             if !reaped.runs.is_empty() || reaped.directories > 0 {
                 eprintln!(
-                    "reaped leftovers of killed run(s) {}: {} container(s), {} network(s), {} volume(s), {} workspace(s)",
+                    "reaped leftovers of killed run(s) {}: {}",
                     reaped.runs.join(", "),
-                    reaped.swept.containers,
-                    reaped.swept.networks,
-                    reaped.swept.volumes,
-                    reaped.directories
+                    reaped_line(&reaped)
                 );
             }
+            print_failures(&reaped.swept);
+            let run_id = runner::new_run_id();
+            // Saved logs are staged and moved next to the report when it is written, so an
+            // interrupted run leaves no logs that no report names.
+            let staging = out.join(format!(".dify-conformance-{run_id}"));
             let config = RunConfig {
                 catalog,
                 matrix,
@@ -257,22 +267,47 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 shard,
                 artifacts_dir: Some(out.join("artifacts")),
                 while_up: None,
+                logs_dir: Some(staging.join("logs")),
+                keep_on_failure,
             };
-            let run_id = runner::new_run_id();
             eprintln!("run {run_id}: {} cell(s)", config.cells.len());
             let progress = crate::progress::stderr();
-            let report = tokio::select! {
+            // The run's future is dropped before a branch's handler runs, which kills any
+            // `compose up` child it had; teardown then waits for those to be gone.
+            let outcome = tokio::select! {
                 report = runner::run(&config, &engine, &run_id, progress.as_ref()) => report,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("interrupted: tearing down run {run_id}");
+                signal = signals.next() => {
+                    drop(progress);
+                    eprintln!("interrupted by {}: tearing down run {run_id}", signal.name());
                     let swept = crate::stack::teardown_active(&engine, &run_id).await;
+                    let _ = std::fs::remove_dir_all(&staging);
                     eprintln!(
                         "removed {} container(s), {} network(s), {} volume(s); no report written",
                         swept.containers, swept.networks, swept.volumes
                     );
-                    return Ok(exit::INTERRUPTED);
+                    print_failures(&swept);
+                    return Ok(signal.exit_code());
                 }
             };
+            drop(progress);
+            let report = match outcome {
+                Ok(report) => report,
+                Err(e) => {
+                    // The engine went away: try to clean up (it may be back), then say so.
+                    let swept = crate::stack::teardown_active(&engine, &run_id).await;
+                    let _ = std::fs::remove_dir_all(&staging);
+                    print_failures(&swept);
+                    return Err(e);
+                }
+            };
+            // A new report: logs of an earlier one in `out` would be named by nothing.
+            let logs = out.join("logs");
+            let _ = std::fs::remove_dir_all(&logs);
+            if staging.join("logs").is_dir() {
+                std::fs::rename(staging.join("logs"), &logs)
+                    .map_err(|e| Error::io("move the logs to", &logs, e))?;
+            }
+            let _ = std::fs::remove_dir_all(&staging);
             let headline = format!(
                 "{} cell(s): {}",
                 report.summary.cells,
@@ -373,18 +408,102 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             );
             finish(&report, &out, &policy, &headline)
         }
-        Command::Reap => {
+        Command::Reap { run } => {
             let engine = Engine::connect().await?;
-            let reaped = crate::reaper::reap(&engine).await?;
+            let scope = match run {
+                Some(id) => crate::reaper::Scope::Run(id),
+                None => crate::reaper::Scope::Dead,
+            };
+            let reaped = crate::reaper::reap(&engine, &scope).await?;
             println!(
-                "reaped {} run(s): {} container(s), {} network(s), {} volume(s), {} workspace(s)",
+                "reaped {} run(s): {}",
                 reaped.runs.len(),
-                reaped.swept.containers,
-                reaped.swept.networks,
-                reaped.swept.volumes,
-                reaped.directories
+                reaped_line(&reaped)
             );
-            Ok(exit::OK)
+            print_failures(&reaped.swept);
+            Ok(if reaped.swept.failures.is_empty() {
+                exit::OK
+            } else {
+                exit::INFRASTRUCTURE
+            })
+        }
+    }
+}
+
+fn reaped_line(r: &crate::reaper::Reaped) -> String {
+    format!(
+        "{} container(s), {} network(s), {} volume(s), {} workspace(s)",
+        r.swept.containers, r.swept.networks, r.swept.volumes, r.directories
+    )
+}
+
+/// What a sweep could not remove, each with the engine's reason.
+fn print_failures(swept: &crate::engine::Swept) {
+    for f in &swept.failures {
+        eprintln!("could not remove {f}");
+    }
+}
+
+/// `--out` must be a directory we can write, checked before any stack starts.
+fn check_writable(out: &std::path::Path) -> Result<()> {
+    let bad = |why: String| {
+        Error::BadInput(format!(
+            "--out {}: {why}; choose a directory you can write",
+            out.display()
+        ))
+    };
+    if out.exists() && !out.is_dir() {
+        return Err(bad("exists and is not a directory".into()));
+    }
+    std::fs::create_dir_all(out).map_err(|e| bad(format!("cannot create it ({e})")))?;
+    let probe = out.join(format!(".dify-conformance-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| bad(format!("cannot write in it ({e})")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// SIGINT and SIGTERM, caught from the moment they are listened for.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Caught {
+    Interrupt,
+    Terminate,
+}
+
+impl Caught {
+    fn name(self) -> &'static str {
+        match self {
+            Caught::Interrupt => "SIGINT",
+            Caught::Terminate => "SIGTERM",
+        }
+    }
+
+    fn exit_code(self) -> i32 {
+        match self {
+            Caught::Interrupt => exit::INTERRUPTED,
+            Caught::Terminate => exit::TERMINATED,
+        }
+    }
+}
+
+impl Signals {
+    fn listen() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let fail = |e: std::io::Error| Error::io("listen for", "SIGINT and SIGTERM", e);
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).map_err(fail)?,
+            terminate: signal(SignalKind::terminate()).map_err(fail)?,
+        })
+    }
+
+    async fn next(&mut self) -> Caught {
+        tokio::select! {
+            _ = self.interrupt.recv() => Caught::Interrupt,
+            _ = self.terminate.recv() => Caught::Terminate,
         }
     }
 }

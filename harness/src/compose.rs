@@ -71,6 +71,62 @@ pub struct Healthcheck {
     pub disable: bool,
     #[serde(default)]
     pub test: Vec<String>,
+    /// Durations as compose prints them (`5s`, `1m30s`); absent means the engine's default.
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub start_period: Option<String>,
+    #[serde(default)]
+    pub retries: Option<u64>,
+}
+
+impl Healthcheck {
+    /// The longest the engine can take to call a service unhealthy that never passes: the
+    /// start period, then `retries` probes each waiting `interval` and running up to `timeout`
+    /// (the engine's defaults: 30 s, 30 s, 3 retries, no start period).
+    pub fn time_limit(&self) -> std::time::Duration {
+        let d = |v: &Option<String>, default: u64| {
+            v.as_deref()
+                .and_then(parse_duration)
+                .unwrap_or(std::time::Duration::from_secs(default))
+        };
+        let per_probe = d(&self.interval, 30) + d(&self.timeout, 30);
+        d(&self.start_period, 0)
+            + per_probe * u32::try_from(self.retries.unwrap_or(3)).unwrap_or(u32::MAX)
+    }
+}
+
+/// A Go duration as compose writes it: `1h2m3s`, `500ms`, `1.5s`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let mut total = 0f64;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_end..];
+    }
+    Some(std::time::Duration::from_secs_f64(total))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -179,6 +235,38 @@ impl ComposeCli {
         })
     }
 
+    /// `up -d` without building; `pull` lets compose pull images the engine lacks. Returns
+    /// compose's stderr when it fails.
+    ///
+    /// Compose runs in its own process group (`docker` runs the compose plugin as a child of
+    /// its own, which outlives a killed `docker`). When this future is dropped (Ctrl-C,
+    /// SIGTERM, a time-out) the whole group is killed, and it stays in [`UP_GROUPS`] until
+    /// no process of it is left, so teardown can wait for that before sweeping: a compose that
+    /// still ran would create containers after the sweep.
+    pub async fn up(&self, pull: bool) -> Result<(), String> {
+        let mut cmd = self.command();
+        cmd.args(["up", "--detach", "--no-build", "--pull"])
+            .arg(if pull { "missing" } else { "never" })
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run docker compose: {e}"))?;
+        let mut guard = child.id().map(UpGroup::new);
+        let out = child.wait_with_output().await;
+        if let Some(g) = guard.as_mut() {
+            g.ended();
+        }
+        let out = out.map_err(|e| format!("docker compose up: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
     /// `down --volumes --remove-orphans`, with the files so profile-gated services go too.
     pub async fn down(&self) -> Result<(), String> {
         let out = self
@@ -193,6 +281,76 @@ impl ComposeCli {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
         }
     }
+}
+
+/// Process groups of `compose up` runs that were abandoned and may still have processes.
+static UP_GROUPS: std::sync::Mutex<std::collections::BTreeSet<u32>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kills a `compose up` process group unless it ended by itself.
+struct UpGroup {
+    pgid: u32,
+    ended: bool,
+}
+
+impl UpGroup {
+    fn new(pgid: u32) -> Self {
+        Self { pgid, ended: false }
+    }
+
+    fn ended(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for UpGroup {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        lock(&UP_GROUPS).insert(self.pgid);
+        // Synchronous on purpose: Drop cannot wait, and `kill` returns at once.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pgid)])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Waits until no process of an abandoned `compose up` is left (they were sent SIGKILL).
+/// Gives up after `limit`.
+pub async fn wait_for_up_children(limit: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        lock(&UP_GROUPS).retain(|pgid| group_lives(*pgid));
+        if lock(&UP_GROUPS).is_empty() || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        // Observation of processes that are already dying, not a wait for readiness.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether any live process (not a zombie, which makes no engine calls) is in group `pgid`.
+fn group_lives(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name().to_string_lossy().parse::<u32>().is_ok()
+            && std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+                // Fields after the command name: state, ppid, pgrp.
+                let rest = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
+                let mut f = rest.split_whitespace();
+                let state = f.next().unwrap_or("Z");
+                let pgrp = f.nth(1).and_then(|p| p.parse::<u32>().ok());
+                pgrp == Some(pgid) && state != "Z" && state != "X"
+            })
+    })
 }
 
 /// `docker compose version`, or why compose v2 is unusable.
@@ -232,6 +390,34 @@ pub fn find_compose_file(dir: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_time_limits_follow_the_engine() {
+        assert_eq!(
+            parse_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("500ms"),
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration("5x"), None);
+        let stand_in_api = Healthcheck {
+            interval: Some("5s".into()),
+            timeout: Some("5s".into()),
+            retries: Some(36),
+            start_period: Some("30s".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            stand_in_api.time_limit(),
+            std::time::Duration::from_secs(30 + 36 * 10)
+        );
+        assert_eq!(
+            Healthcheck::default().time_limit(),
+            std::time::Duration::from_secs(3 * 60)
+        );
+    }
 
     #[test]
     fn reads_the_parts_the_harness_uses() {

@@ -30,6 +30,8 @@ pub struct ContainerState {
     pub exit_code: Option<i64>,
     /// `starting`, `healthy`, `unhealthy`, or `None` without a healthcheck.
     pub health: Option<String>,
+    /// What the last healthcheck probe printed (its last line), when it failed.
+    pub health_output: Option<String>,
     pub restart_count: i64,
     /// container port (e.g. `80/tcp`) -> host port on 127.0.0.1
     pub ports: BTreeMap<String, u16>,
@@ -54,6 +56,17 @@ pub struct Swept {
     pub containers: usize,
     pub networks: usize,
     pub volumes: usize,
+    /// What could not be removed, and the engine's reason (one line each).
+    pub failures: Vec<String>,
+}
+
+impl Swept {
+    pub fn add(&mut self, other: Swept) {
+        self.containers += other.containers;
+        self.networks += other.networks;
+        self.volumes += other.volumes;
+        self.failures.extend(other.failures);
+    }
 }
 
 impl Engine {
@@ -67,6 +80,17 @@ impl Engine {
         let docker = docker.negotiate_version().await.map_err(unavailable)?;
         docker.ping().await.map_err(unavailable)?;
         Ok(Self { docker })
+    }
+
+    /// Whether the engine still answers (it may have been restarted under a run).
+    pub async fn ping(&self) -> Result<()> {
+        self.docker
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::EngineUnavailable {
+                reason: e.to_string(),
+            })
     }
 
     pub async fn version(&self) -> String {
@@ -123,6 +147,15 @@ impl Engine {
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "unknown".into()),
                 exit_code: state.exit_code,
+                health_output: state
+                    .health
+                    .as_ref()
+                    .and_then(|h| h.log.as_ref())
+                    .and_then(|log| log.last())
+                    .filter(|probe| probe.exit_code.unwrap_or(0) != 0)
+                    .and_then(|probe| probe.output.as_deref())
+                    .and_then(|o| o.lines().rev().find(|l| !l.trim().is_empty()))
+                    .map(|l| l.trim().to_string()),
                 health: state
                     .health
                     .and_then(|h| h.status)
@@ -272,6 +305,29 @@ impl Engine {
         }
         .await;
         let output = self.logs(&created.id, 200).await.join("\n");
+        // Disconnect before removing: Docker 20.10 was seen to keep a stale endpoint of a
+        // container force-removed while attached, and then refuse to remove the project's
+        // network ("has active endpoints") with no container on it.
+        // A probe past its time-out still runs; one that ended makes this a no-op.
+        let _ = self
+            .docker
+            .kill_container(
+                &created.id,
+                None::<bollard::query_parameters::KillContainerOptions>,
+            )
+            .await;
+        for network in &spec.networks {
+            let _ = self
+                .docker
+                .disconnect_network(
+                    network,
+                    bollard::models::NetworkDisconnectRequest {
+                        container: created.id.clone(),
+                        force: Some(true),
+                    },
+                )
+                .await;
+        }
         let _ = self
             .docker
             .remove_container(
@@ -285,6 +341,42 @@ impl Engine {
             )
             .await;
         result.map(|code| (code, output))
+    }
+
+    /// Everything a container wrote (stdout and stderr, interleaved as the engine keeps them),
+    /// at most the last `cap` bytes; the second value says whether the start was cut.
+    pub async fn full_logs(&self, id: &str, cap: usize) -> (String, bool) {
+        let mut stream = self.docker.logs(
+            id,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .tail("all")
+                    .build(),
+            ),
+        );
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut cut = false;
+        while let Some(Ok(chunk)) = stream.next().await {
+            bytes.extend_from_slice(&chunk.into_bytes());
+            if bytes.len() > cap.saturating_mul(2) {
+                bytes.drain(..bytes.len() - cap);
+                cut = true;
+            }
+        }
+        if bytes.len() > cap {
+            bytes.drain(..bytes.len() - cap);
+            cut = true;
+        }
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if cut {
+            // Start at a whole line.
+            if let Some(nl) = text.find('\n') {
+                text.drain(..=nl);
+            }
+        }
+        (text, cut)
     }
 
     /// The last `tail` lines a container wrote (stdout and stderr).
@@ -434,27 +526,69 @@ impl Engine {
     /// Removes every container, network and volume carrying `label=value`.
     pub async fn sweep(&self, label: &str, value: &str) -> Swept {
         let mut swept = Swept::default();
-        let Ok(found) = self.labelled(&format!("{label}={value}")).await else {
-            return swept;
+        let found = match self.labelled(&format!("{label}={value}")).await {
+            Ok(found) => found,
+            Err(e) => {
+                swept
+                    .failures
+                    .push(format!("cannot list what carries {label}={value}: {e}"));
+                return swept;
+            }
         };
+        let short = |id: &str| id.chars().take(12).collect::<String>();
         for (id, _) in &found.containers {
             let opts = RemoveContainerOptionsBuilder::default()
                 .force(true)
                 .v(true)
                 .build();
-            if self.docker.remove_container(id, Some(opts)).await.is_ok() {
-                swept.containers += 1;
+            match self.docker.remove_container(id, Some(opts)).await {
+                Ok(()) => swept.containers += 1,
+                Err(e) => swept
+                    .failures
+                    .push(format!("container {}: {}", short(id), reason(&e))),
             }
         }
-        for (id, _) in &found.networks {
-            if self.docker.remove_network(id).await.is_ok() {
-                swept.networks += 1;
+        for (id, labels) in &found.networks {
+            match self.docker.remove_network(id).await {
+                Ok(()) => swept.networks += 1,
+                Err(e) => {
+                    // Name the network as `docker network ls` does, and what is still on it.
+                    let name = self
+                        .docker
+                        .inspect_network(
+                            id,
+                            None::<bollard::query_parameters::InspectNetworkOptions>,
+                        )
+                        .await
+                        .ok();
+                    let attached: Vec<String> = name
+                        .as_ref()
+                        .and_then(|n| n.containers.as_ref())
+                        .map(|c| c.values().filter_map(|c| c.name.clone()).collect())
+                        .unwrap_or_default();
+                    let name = name
+                        .and_then(|n| n.name)
+                        .or_else(|| labels.get("com.docker.compose.network").cloned())
+                        .unwrap_or_else(|| short(id));
+                    let on_it = if attached.is_empty() {
+                        "no container attached".to_string()
+                    } else {
+                        format!("attached: {}", attached.join(", "))
+                    };
+                    swept.failures.push(format!(
+                        "network {name}: {} ({on_it}; `docker network inspect {name}`)",
+                        reason(&e)
+                    ));
+                }
             }
         }
         for (name, _) in &found.volumes {
             let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
-            if self.docker.remove_volume(name, Some(opts)).await.is_ok() {
-                swept.volumes += 1;
+            match self.docker.remove_volume(name, Some(opts)).await {
+                Ok(()) => swept.volumes += 1,
+                Err(e) => swept
+                    .failures
+                    .push(format!("volume {name}: {}", reason(&e))),
             }
         }
         swept
@@ -476,6 +610,14 @@ impl Engine {
             }
         }
         Ok(runs)
+    }
+}
+
+/// The engine's own message for a failed call, without bollard's wrapping.
+fn reason(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 

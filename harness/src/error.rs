@@ -18,6 +18,9 @@ pub mod exit {
     pub const INFRASTRUCTURE: i32 = 3;
     /// Stopped by Ctrl-C (128 + SIGINT), after teardown.
     pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM (128 + SIGTERM: CI cancellation, a test runner's time-out), after
+    /// teardown.
+    pub const TERMINATED: i32 = 143;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,10 @@ pub enum Error {
     Unreachable { target: String, reason: String },
     #[error("the Docker engine does not answer ({reason}); start it, or run ci/setup")]
     EngineUnavailable { reason: String },
+    #[error(
+        "the Docker engine stopped answering {during}; no report written. Once it is back, `dify-conformance reap` removes what the run left"
+    )]
+    EngineLost { during: String },
     #[error("`docker compose` (v2) is not available ({reason}); run ci/setup to install it")]
     ComposeUnavailable { reason: String },
     #[error("{op} {path}: {source}")]
@@ -81,6 +88,7 @@ impl Error {
             | Error::ComposeConfig { .. } => exit::BAD_INPUT,
             Error::Unreachable { .. }
             | Error::EngineUnavailable { .. }
+            | Error::EngineLost { .. }
             | Error::ComposeUnavailable { .. }
             | Error::Io { .. } => exit::INFRASTRUCTURE,
         }

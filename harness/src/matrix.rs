@@ -9,7 +9,8 @@
 //! vector_store = ["pgvector", "chroma"]   # or "local" (every value with a local recipe) or "all"
 //! storage_type = "local"
 //! [cell]                                   # defaults for every cell
-//! timeout_secs = 300
+//! timeout_secs = 300                       # from `compose up` to the last check
+//! timeouts = { up = 120, ready = 240 }     # per stage (prepare, up, ready, checks, down), secs
 //! required = true
 //! env = { CONSOLE_CORS_ALLOW_ORIGINS = "*" }
 //! [cell.service_env.worker]                # environment compose gives a service directly,
@@ -49,6 +50,8 @@ pub struct Cell {
     pub service_env: BTreeMap<String, BTreeMap<String, String>>,
     /// Budget from `up` to the last check.
     pub timeout: Duration,
+    /// Budgets of single stages, within `timeout` for up, ready and checks.
+    pub stages: StageTimeouts,
     /// Whether a failure of this cell fails the run.
     pub required: bool,
     /// Left out by a matrix rule, with its reason.
@@ -56,6 +59,59 @@ pub struct Cell {
     /// The values of this cell that the deployment's value sets do not know, each as
     /// `KEY=value`; only with `allow_unknown`, and then tried anyway.
     pub unknown: Vec<String>,
+}
+
+/// Seconds per stage of a cell; unset stages have only the cell's `timeout` (up, ready,
+/// checks) or the defaults below (prepare, down).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageTimeouts {
+    pub prepare: Option<u64>,
+    pub up: Option<u64>,
+    pub ready: Option<u64>,
+    pub checks: Option<u64>,
+    pub down: Option<u64>,
+}
+
+impl StageTimeouts {
+    /// Copying the deployment and `compose config` take seconds; minutes mean a hung disk.
+    pub const DEFAULT_PREPARE: Duration = Duration::from_secs(300);
+    /// `compose down` with a 2 s stop time-out per container, then a sweep.
+    pub const DEFAULT_DOWN: Duration = Duration::from_secs(120);
+
+    /// `other`'s stages where it sets them, else these.
+    fn overlaid(self, other: &StageTimeouts) -> Self {
+        Self {
+            prepare: other.prepare.or(self.prepare),
+            up: other.up.or(self.up),
+            ready: other.ready.or(self.ready),
+            checks: other.checks.or(self.checks),
+            down: other.down.or(self.down),
+        }
+    }
+
+    fn has_zero(&self) -> bool {
+        [self.prepare, self.up, self.ready, self.checks, self.down].contains(&Some(0))
+    }
+
+    pub fn prepare(&self) -> Duration {
+        self.prepare
+            .map_or(Self::DEFAULT_PREPARE, Duration::from_secs)
+    }
+
+    pub fn down(&self) -> Duration {
+        self.down.map_or(Self::DEFAULT_DOWN, Duration::from_secs)
+    }
+
+    /// When a stage that starts now must end: its own budget, capped by the cell's deadline.
+    pub fn deadline(
+        stage: Option<u64>,
+        cell_deadline: tokio::time::Instant,
+    ) -> tokio::time::Instant {
+        stage
+            .map(|s| tokio::time::Instant::now() + Duration::from_secs(s))
+            .map_or(cell_deadline, |d| d.min(cell_deadline))
+    }
 }
 
 impl Cell {
@@ -121,6 +177,8 @@ enum AxisSpec {
 struct CellDefaults {
     #[serde(default = "default_timeout")]
     timeout_secs: u64,
+    #[serde(default)]
+    timeouts: StageTimeouts,
     #[serde(default = "default_required")]
     required: bool,
     #[serde(default)]
@@ -135,6 +193,8 @@ struct Rule {
     vector_store: Option<String>,
     storage_type: Option<String>,
     timeout_secs: Option<u64>,
+    #[serde(default)]
+    timeouts: StageTimeouts,
     required: Option<bool>,
     #[serde(default)]
     env: BTreeMap<String, String>,
@@ -154,6 +214,7 @@ impl Default for CellDefaults {
     fn default() -> Self {
         Self {
             timeout_secs: default_timeout(),
+            timeouts: StageTimeouts::default(),
             required: default_required(),
             env: BTreeMap::new(),
             service_env: BTreeMap::new(),
@@ -242,6 +303,12 @@ impl Matrix {
         }
         if m.file.cell.timeout_secs == 0 || m.file.cells.iter().any(|r| r.timeout_secs == Some(0)) {
             return Err(m.error("timeout_secs", "`timeout_secs` must be at least 1".into()));
+        }
+        if m.file.cell.timeouts.has_zero() || m.file.cells.iter().any(|r| r.timeouts.has_zero()) {
+            return Err(m.error(
+                "timeouts",
+                "every stage of `timeouts` must be at least 1 (seconds)".into(),
+            ));
         }
         Ok(m)
     }
@@ -355,6 +422,7 @@ impl Matrix {
                 env: self.file.cell.env.clone(),
                 service_env: self.file.cell.service_env.clone(),
                 timeout: Duration::from_secs(self.file.cell.timeout_secs),
+                stages: self.file.cell.timeouts,
                 required: self.file.cell.required,
                 excluded: None,
                 unknown,
@@ -374,6 +442,7 @@ impl Matrix {
                 if let Some(t) = rule.timeout_secs {
                     cell.timeout = Duration::from_secs(t);
                 }
+                cell.stages = cell.stages.overlaid(&rule.timeouts);
                 if let Some(r) = rule.required {
                     cell.required = r;
                 }
@@ -464,6 +533,30 @@ mod tests {
         assert!(!cells[2].required && cells[0].required);
         assert_eq!(cells[3].excluded.as_deref(), Some("not today"));
         assert_eq!(cells[4].env["CONSOLE_CORS_ALLOW_ORIGINS"], "*");
+    }
+
+    #[test]
+    fn stage_timeouts_come_from_the_matrix_and_its_rules() {
+        let cells = expand(
+            "[axes]\nvector_store = [\"pgvector\", \"chroma\"]\nstorage_type = [\"opendal\"]\n\
+             [cell]\ntimeouts = { up = 100, ready = 200 }\n\
+             [[cells]]\nvector_store = \"chroma\"\ntimeouts = { ready = 400, down = 30 }\n",
+        )
+        .unwrap();
+        assert_eq!(cells[0].stages.up, Some(100));
+        assert_eq!(cells[0].stages.ready, Some(200));
+        assert_eq!(cells[0].stages.down(), StageTimeouts::DEFAULT_DOWN);
+        assert_eq!(cells[1].stages.up, Some(100));
+        assert_eq!(cells[1].stages.ready, Some(400));
+        assert_eq!(cells[1].stages.down(), Duration::from_secs(30));
+        let zero = parse(
+            "[axes]\nvector_store = [\"a\"]\nstorage_type = [\"b\"]\n[cell]\ntimeouts = { up = 0 }\n",
+        );
+        assert!(zero.unwrap_err().to_string().contains("at least 1"));
+        let unknown = parse(
+            "[axes]\nvector_store = [\"a\"]\nstorage_type = [\"b\"]\n[cell]\ntimeouts = { boot = 5 }\n",
+        );
+        assert!(unknown.unwrap_err().to_string().contains("boot"));
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Removes what a killed run left behind: engine objects labelled by a run whose owner process
-//! is gone, and workspace directories whose owner file names a dead process.
+//! is gone, and workspace directories whose owner file names a dead process. Stacks kept by
+//! `--keep-on-failure` are left to an explicit `reap`.
+
+use std::collections::BTreeSet;
 
 use crate::engine::{Engine, Swept};
 use crate::error::Result;
@@ -9,6 +12,17 @@ use crate::workspace;
 /// Name of the file in each workspace that records its owner.
 pub const OWNER_FILE: &str = ".dify-conformance-owner";
 
+/// What to remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every run whose owner is gone, kept stacks too (`reap`).
+    Dead,
+    /// Every run whose owner is gone except kept stacks (what `run` does before it starts).
+    DeadNotKept,
+    /// One run, whatever its state (`reap --run ID`).
+    Run(String),
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reaped {
     pub runs: Vec<String>,
@@ -16,7 +30,8 @@ pub struct Reaped {
     pub directories: usize,
 }
 
-pub async fn reap(engine: &Engine) -> Result<Reaped> {
+pub async fn reap(engine: &Engine, scope: &Scope) -> Result<Reaped> {
+    let kept = kept_runs();
     let mut reaped = Reaped::default();
     for (run, owner) in engine.managed_runs().await? {
         let dead = match owner.as_deref().and_then(Owner::parse) {
@@ -24,24 +39,54 @@ pub async fn reap(engine: &Engine) -> Result<Reaped> {
             // Unreadable owner: not ours to judge.
             None => false,
         };
-        if dead {
-            let s = engine.sweep(labels::RUN, &run).await;
-            reaped.swept.containers += s.containers;
-            reaped.swept.networks += s.networks;
-            reaped.swept.volumes += s.volumes;
+        let take = match scope {
+            Scope::Dead => dead,
+            Scope::DeadNotKept => dead && !kept.contains(&run),
+            Scope::Run(id) => &run == id,
+        };
+        if take {
+            reaped.swept.add(engine.sweep(labels::RUN, &run).await);
             reaped.runs.push(run);
         }
     }
     if let Ok(entries) = std::fs::read_dir(workspace::root()) {
         for entry in entries.flatten() {
-            let owner = std::fs::read_to_string(entry.path().join(OWNER_FILE))
-                .ok()
-                .and_then(|t| Owner::parse(t.trim()));
-            if owner.is_some_and(|o| !o.is_alive()) && std::fs::remove_dir_all(entry.path()).is_ok()
-            {
+            let path = entry.path();
+            let take = match scope {
+                Scope::Run(id) => entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("dc-{id}-")),
+                Scope::Dead | Scope::DeadNotKept => {
+                    let owner = std::fs::read_to_string(path.join(OWNER_FILE))
+                        .ok()
+                        .and_then(|t| Owner::parse(t.trim()));
+                    owner.is_some_and(|o| !o.is_alive())
+                        && (*scope == Scope::Dead || !path.join(workspace::KEPT_FILE).exists())
+                }
+            };
+            if take && std::fs::remove_dir_all(&path).is_ok() {
                 reaped.directories += 1;
             }
         }
     }
     Ok(reaped)
+}
+
+/// Runs with a kept workspace (`dc-<run>-<cell>/` holding the kept marker).
+fn kept_runs() -> BTreeSet<String> {
+    std::fs::read_dir(workspace::root())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().join(workspace::KEPT_FILE).exists())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix("dc-")
+                        .and_then(|rest| rest.split('-').next())
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use crate::catalog::Catalog;
 use crate::engine::Engine;
 use crate::images::ImageMap;
 use crate::inspect::StackInspector;
-use crate::matrix::{Cell, Matrix};
+use crate::matrix::{Cell, Matrix, StageTimeouts};
 use crate::plan::Shard;
 use crate::progress::{Ending, Phase, Progress};
 use crate::recipe::{Axis, RecipeProbe};
@@ -41,6 +41,18 @@ pub struct RunConfig {
     pub artifacts_dir: Option<std::path::PathBuf>,
     /// Called once per cell after the suites, while its stack is still up.
     pub while_up: Option<WhileUp>,
+    /// Where the whole logs of a cell that did not pass are written (`<dir>/<cell>/<service>.log`);
+    /// the report names them as `logs/<cell>/<service>.log`, relative to itself.
+    pub logs_dir: Option<std::path::PathBuf>,
+    /// Leave the stack and workspace of a cell that did not pass up, for debugging.
+    pub keep_on_failure: bool,
+}
+
+/// Bytes of each service's log kept on disk for a cell that did not pass (its end).
+pub const LOG_FILE_CAP: usize = 2 * 1024 * 1024;
+/// The report's name for a saved log, relative to the report.
+pub fn log_file_path(cell: &str, file: &str) -> String {
+    format!("logs/{cell}/{file}")
 }
 
 /// A cell whose stack is up, as a tool outside the suites reaches it (a TLS scanner run next
@@ -77,31 +89,53 @@ pub fn new_run_id() -> String {
 }
 
 /// Runs every cell of `config` and assembles the report. `progress` hears of every phase.
+///
+/// Fails (and runs no further cell) when the engine stops answering during the run, e.g.
+/// because it was restarted: no verdict is honest then.
 pub async fn run(
     config: &RunConfig,
     engine: &Engine,
     run_id: &str,
     progress: &dyn Progress,
-) -> Report {
+) -> crate::error::Result<Report> {
     let started = SystemTime::now();
     let clock = Instant::now();
     // Only entries whose local image exists apply: the same map serves users with real images.
     let images = config.images.present_on(engine).await;
+    let lost: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
     let mut cells: Vec<(usize, CellReport)> =
         futures_util::stream::iter(config.cells.iter().enumerate())
             .map(|(i, cell)| {
                 let images = &images;
+                let lost = &lost;
                 async move {
-                    (
-                        i,
-                        run_cell(config, images, cell, engine, run_id, progress).await,
-                    )
+                    let is_lost = || lost.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+                    if is_lost() {
+                        return (i, CellReport::new(&cell.id, "", "", false));
+                    }
+                    let report = run_cell(config, images, cell, engine, run_id, progress).await;
+                    if report.status == CellStatus::Error
+                        && let Err(e) = engine.ping().await
+                    {
+                        let mut lost = lost.lock().unwrap_or_else(|p| p.into_inner());
+                        lost.get_or_insert_with(|| {
+                            format!(
+                                "during cell {}: {}",
+                                cell.id,
+                                report.reason.clone().unwrap_or_else(|| e.to_string())
+                            )
+                        });
+                    }
+                    (i, report)
                 }
             })
             .buffer_unordered(config.jobs.max(1))
             .collect()
             .await;
+    if let Some(during) = lost.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(crate::error::Error::EngineLost { during });
+    }
     cells.sort_by_key(|(i, _)| *i);
     let cells: Vec<CellReport> = cells.into_iter().map(|(_, c)| c).collect();
 
@@ -134,7 +168,7 @@ pub async fn run(
             cells: matrix_cells,
         },
     };
-    Report::new(meta, cells)
+    Ok(Report::new(meta, cells))
 }
 
 /// One cell, start to teardown. Never returns early with its stack up.
@@ -177,14 +211,26 @@ pub async fn run_cell(
 
     progress.phase(&cell.id, Phase::Preparing);
     let t = Instant::now();
-    let prepared = Workspace::prepare(
-        &config.catalog.deployment,
-        cell,
-        run_id,
-        images,
-        &config.catalog.recipes,
+    let prepared = tokio::time::timeout(
+        cell.stages.prepare(),
+        Workspace::prepare(
+            &config.catalog.deployment,
+            cell,
+            run_id,
+            images,
+            &config.catalog.recipes,
+        ),
     )
-    .await;
+    .await
+    .unwrap_or_else(|_| {
+        let _ = std::fs::remove_dir_all(
+            crate::workspace::root().join(crate::workspace::project_name(run_id, &cell.id)),
+        );
+        Err(crate::error::Error::BadInput(format!(
+            "not done within its time-out ({} s)",
+            cell.stages.prepare().as_secs()
+        )))
+    });
     let ws = match prepared {
         Ok(ws) => ws,
         Err(e) => {
@@ -247,7 +293,7 @@ pub async fn run_cell(
         .to_string()]));
 
     let deadline = Instant::now() + cell.timeout;
-    let mut stack = Stack::new(&ws, engine);
+    let mut stack = Stack::new(&ws, engine, config.pull);
     let result = bring_up_and_check(
         &mut stack,
         &ws,
@@ -271,6 +317,7 @@ pub async fn run_cell(
             let stage = match failure.stage {
                 crate::stack::Stage::Up => "compose up",
                 crate::stack::Stage::Ready => "readiness",
+                crate::stack::Stage::Checks => "checks",
             };
             report.reason = Some(format!("{stage}: {}", failure.message));
             report.logs = stack.logs(&failure.services).await;
@@ -280,15 +327,40 @@ pub async fn run_cell(
         }
     }
     report.services = services(engine, &stack.project, &substituted).await;
-
-    progress.phase(&cell.id, Phase::TearingDown);
-    let t = Instant::now();
-    let teardown = stack.down().await;
-    if let Err(e) = ws.remove() {
-        report.teardown_errors.push(e.to_string());
+    let passed = report.status == CellStatus::Passed;
+    if !passed && let Some(dir) = &config.logs_dir {
+        match stack
+            .save_logs(&dir.join(&report.id), LOG_FILE_CAP, &redactor)
+            .await
+        {
+            Ok(files) => {
+                report.log_files = files
+                    .into_iter()
+                    .map(|(service, file)| (service, log_file_path(&report.id, &file)))
+                    .collect();
+            }
+            Err(e) => report
+                .teardown_errors
+                .push(format!("cannot save the logs: {e}")),
+        }
     }
-    report.teardown_errors.extend(teardown.errors);
-    report.timings.down_ms = ms(t.elapsed());
+
+    if !passed && config.keep_on_failure {
+        if let Err(e) = ws.keep() {
+            report.teardown_errors.push(e.to_string());
+        }
+        progress.note(&cell.id, &kept_how_to(&ws, run_id));
+        stack.keep();
+    } else {
+        progress.phase(&cell.id, Phase::TearingDown);
+        let t = Instant::now();
+        let teardown = stack.down(cell.stages.down()).await;
+        if let Err(e) = ws.remove() {
+            report.teardown_errors.push(e.to_string());
+        }
+        report.teardown_errors.extend(teardown.errors);
+        report.timings.down_ms = ms(t.elapsed());
+    }
     report.duration_ms = ms(started.elapsed());
 
     redact_report(&mut report, &redactor);
@@ -313,6 +385,32 @@ pub async fn run_cell(
         ),
     );
     report
+}
+
+/// How to enter a stack kept by `--keep-on-failure`, and how to remove it. Only the compose
+/// profiles are named of the environment: the rest is in the workspace's `.env` (with secrets).
+fn kept_how_to(ws: &Workspace, run_id: &str) -> String {
+    let files: Vec<String> = ws
+        .cli
+        .files
+        .iter()
+        .map(|f| format!("-f {}", f.display()))
+        .collect();
+    let profiles = ws
+        .cli
+        .env
+        .get("COMPOSE_PROFILES")
+        .map(|p| format!("COMPOSE_PROFILES={p} "))
+        .unwrap_or_default();
+    format!(
+        "kept for debugging: stack {project}, workspace {dir}\n  \
+         enter:  cd {dir} && {profiles}docker compose -p {project} {files} ps\n  \
+         \x20       docker exec -it $(docker ps -q --filter label=com.docker.compose.project={project} --filter label=com.docker.compose.service=api) sh\n  \
+         remove: dify-conformance reap --run {run_id}",
+        project = ws.project,
+        dir = ws.dir.display(),
+        files = files.join(" "),
+    )
 }
 
 /// Each service of the stack as the engine sees it just before teardown.
@@ -354,7 +452,9 @@ async fn bring_up_and_check(
 ) -> Result<Vec<Outcome>, StackFailure> {
     progress.phase(&cell.id, Phase::Starting);
     let t = Instant::now();
-    let up = stack.up(deadline).await;
+    let up = stack
+        .up(StageTimeouts::deadline(cell.stages.up, deadline))
+        .await;
     report.timings.up_ms = ms(t.elapsed());
     up?;
 
@@ -421,11 +521,12 @@ async fn bring_up_and_check(
         target = target.with_broker(url);
     }
 
-    let ready = stack.wait_ready(&base_url, deadline).await;
+    let ready_deadline = StageTimeouts::deadline(cell.stages.ready, deadline);
+    let ready = stack.wait_ready(&base_url, ready_deadline).await;
     report.timings.ready_ms = ms(t.elapsed());
     ready?;
     if let Some(broker) = target.broker()
-        && !stack.wait_for_workers(broker, deadline).await
+        && !stack.wait_for_workers(broker, ready_deadline).await
     {
         progress.note(
             &cell.id,
@@ -436,14 +537,32 @@ async fn bring_up_and_check(
 
     progress.phase(&cell.id, Phase::Checking);
     let t = Instant::now();
-    // Indexing may take what is left of the cell's time, keeping a margin for the rest.
-    let left = deadline.saturating_duration_since(Instant::now());
+    let checks_deadline = StageTimeouts::deadline(cell.stages.checks, deadline);
+    // Indexing may take what is left of the stage's time, keeping a margin for the rest.
+    let left = checks_deadline.saturating_duration_since(Instant::now());
     let target = target.with_index_timeout(
         left.saturating_sub(Duration::from_secs(30))
             .max(Duration::from_secs(30)),
     );
-    let run = suites::run_suites(&target, &config.suites).await;
+    // The suites run while the engine is watched: a service that dies under them ends the
+    // cell at once, naming the service, instead of every later check failing on its own.
+    let run = tokio::select! {
+        run = tokio::time::timeout_at(checks_deadline, suites::run_suites(&target, &config.suites)) => run,
+        (service, reason) = stack.first_failure() => {
+            report.timings.checks_ms = ms(t.elapsed());
+            return Err(StackFailure {
+                stage: crate::stack::Stage::Checks,
+                message: format!("service {service} {reason} while the checks ran"),
+                services: vec![service],
+            });
+        }
+    };
     report.timings.checks_ms = ms(t.elapsed());
+    let run = run.map_err(|_| StackFailure {
+        stage: crate::stack::Stage::Checks,
+        message: "the checks did not finish within their time-out".into(),
+        services: Vec::new(),
+    })?;
     for o in run
         .outcomes
         .iter()

@@ -1,11 +1,14 @@
-//! One cell's running compose stack: up through testcontainers, readiness observed on the
+//! One cell's running compose stack: up through the compose CLI, readiness observed on the
 //! engine and through nginx, logs for the report, and teardown that leaves nothing behind.
+//!
+//! `compose up` runs as our own child (not through testcontainers, whose child outlives a
+//! dropped future): Ctrl-C, SIGTERM or a time-out kills it, so nothing is created after the
+//! teardown's sweep.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use testcontainers::compose::DockerCompose;
 use tokio::time::Instant;
 
 use crate::compose::{ComposeCli, ComposeModel};
@@ -24,6 +27,8 @@ pub const LOG_TAIL: usize = 60;
 pub enum Stage {
     Up,
     Ready,
+    /// A service failed, or the checks ran out of time, while the suites ran.
+    Checks,
 }
 
 /// Why a stack could not be brought up; the services named are those whose logs explain it.
@@ -45,8 +50,14 @@ pub enum Verdict {
     Fatal { service: String, reason: String },
 }
 
-/// Judges container states against the model. Pure, so its rules are unit-tested.
-pub fn judge(model: &ComposeModel, states: &[ContainerState]) -> Verdict {
+/// Judges container states against the model. `running_for` says how long each container
+/// (by id) has been seen running, for healthchecks that never pass. Pure, so its rules are
+/// unit-tested.
+pub fn judge(
+    model: &ComposeModel,
+    states: &[ContainerState],
+    running_for: &HashMap<String, Duration>,
+) -> Verdict {
     let one_shots = model.one_shot_services();
     let mut pending = Vec::new();
     for (name, service) in &model.services {
@@ -73,20 +84,51 @@ pub fn judge(model: &ComposeModel, states: &[ContainerState]) -> Verdict {
                 }
             }
         }
+        let last_exit = s
+            .exit_code
+            .map(|c| format!(", last exit code {c}"))
+            .unwrap_or_default();
         match s.state.as_str() {
             "exited" | "dead" => {
                 return fatal(format!("exited with code {}", s.exit_code.unwrap_or(-1)));
             }
-            "restarting" => return fatal("is restarting (crash loop)".into()),
+            "restarting" => return fatal(format!("is restarting (crash loop{last_exit})")),
             _ if s.restart_count > 0 => {
                 return fatal(format!(
-                    "restarted {} time(s) (crash loop)",
+                    "restarted {} time(s) (crash loop{last_exit})",
                     s.restart_count
                 ));
             }
             "running" => match s.health.as_deref() {
-                Some("unhealthy") => return fatal("is unhealthy".into()),
+                Some("unhealthy") => {
+                    return fatal(format!(
+                        "is unhealthy{}",
+                        s.health_output
+                            .as_deref()
+                            .map(|o| format!(" (last probe: {o})"))
+                            .unwrap_or_default()
+                    ));
+                }
                 Some("healthy") => {}
+                // The engine's own verdict normally comes first; this bounds a probe that
+                // neither passes nor fails (e.g. an engine that stopped probing).
+                Some(h)
+                    if service.healthcheck.as_ref().is_some_and(|hc| {
+                        running_for
+                            .get(&s.id)
+                            .is_some_and(|t| *t > hc.time_limit() + POLL)
+                    }) =>
+                {
+                    let limit = service
+                        .healthcheck
+                        .as_ref()
+                        .map(|hc| hc.time_limit())
+                        .unwrap_or_default();
+                    return fatal(format!(
+                        "not healthy within its healthcheck's time-out ({} s; still {h})",
+                        limit.as_secs()
+                    ));
+                }
                 Some(h) => pending.push(format!("{name} ({h})")),
                 None if service.has_healthcheck() => {
                     pending.push(format!("{name} (no health state yet)"))
@@ -107,11 +149,13 @@ pub fn judge(model: &ComposeModel, states: &[ContainerState]) -> Verdict {
 static ACTIVE: Mutex<BTreeMap<String, ComposeCli>> = Mutex::new(BTreeMap::new());
 
 pub struct Stack {
-    compose: Option<DockerCompose>,
     cli: ComposeCli,
     engine: Engine,
     model: ComposeModel,
+    pull: bool,
     pub project: String,
+    /// When each container (by id) was first seen running.
+    running_since: Mutex<HashMap<String, Instant>>,
 }
 
 /// How teardown went.
@@ -123,61 +167,77 @@ pub struct Teardown {
 }
 
 impl Stack {
-    /// A stack for a prepared workspace; nothing runs until [`Stack::up`].
-    pub fn new(ws: &Workspace, engine: &Engine) -> Self {
-        let env: HashMap<String, String> = ws.cli.env.clone().into_iter().collect();
-        let mut compose = DockerCompose::with_local_client(ws.cli.files.as_slice())
-            .with_project_name(ws.project.clone())
-            .with_env_vars(env)
-            .with_build(false)
-            .with_pull(false)
-            // testcontainers' wait is a fixed 60 s `--wait`; readiness is observed here instead.
-            .with_wait(false);
-        compose.with_remove_volumes(true);
+    /// A stack for a prepared workspace; nothing runs until [`Stack::up`]. `pull` lets
+    /// compose pull images the engine lacks.
+    pub fn new(ws: &Workspace, engine: &Engine, pull: bool) -> Self {
         ACTIVE
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(ws.project.clone(), ws.cli.clone());
         Self {
-            compose: Some(compose),
             cli: ws.cli.clone(),
             engine: engine.clone(),
             model: ws.model.clone(),
+            pull,
             project: ws.project.clone(),
+            running_since: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The stack's containers and the engine's verdict on them.
+    async fn observe(&self) -> crate::error::Result<(Vec<ContainerState>, Verdict)> {
+        let states = self
+            .engine
+            .containers(labels::COMPOSE_PROJECT, &self.project)
+            .await?;
+        let running_for = {
+            let mut since = self.running_since.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            states
+                .iter()
+                .filter(|s| s.state == "running")
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        now - *since.entry(s.id.clone()).or_insert(now),
+                    )
+                })
+                .collect()
+        };
+        let verdict = judge(&self.model, &states, &running_for);
+        Ok((states, verdict))
+    }
+
+    /// Resolves when a service of the stack is seen failing (exited, crash-looping,
+    /// unhealthy), with the service and why. Polling the engine is observation: each round
+    /// is one list call.
+    pub async fn first_failure(&self) -> (String, String) {
+        loop {
+            if let Ok((_, Verdict::Fatal { service, reason })) = self.observe().await {
+                return (service, reason);
+            }
+            tokio::time::sleep(POLL).await;
         }
     }
 
     /// `compose up`, ended early when a service is already seen failing.
     pub async fn up(&mut self, deadline: Instant) -> Result<(), StackFailure> {
-        let compose = self.compose.as_mut().expect("up before down");
-        let engine = &self.engine;
-        let model = &self.model;
-        let project = &self.project;
-        let watch = async {
-            loop {
-                tokio::time::sleep(POLL).await;
-                if let Ok(states) = engine.containers(labels::COMPOSE_PROJECT, project).await
-                    && let Verdict::Fatal { service, reason } = judge(model, &states)
-                {
-                    return (service, reason);
-                }
-            }
-        };
+        let up = self.cli.up(self.pull);
         tokio::select! {
-            res = tokio::time::timeout_at(deadline, compose.up()) => match res {
+            res = tokio::time::timeout_at(deadline, up) => match res {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(StackFailure {
                     stage: Stage::Up,
-                    message: format!("docker compose up failed: {}", one_line(&e.to_string())),
+                    message: format!("docker compose up failed: {}", one_line(&e)),
                     services: Vec::new(),
                 }),
                 Err(_) => Err(StackFailure {
                     stage: Stage::Up,
-                    message: "docker compose up did not finish within the cell's timeout".into(),
+                    message: "docker compose up did not finish within its time-out".into(),
                     services: Vec::new(),
                 }),
             },
-            (service, reason) = watch => Err(StackFailure {
+            (service, reason) = self.first_failure() => Err(StackFailure {
                 stage: Stage::Up,
                 message: format!("service {service} {reason}"),
                 services: vec![service],
@@ -199,16 +259,12 @@ impl Stack {
             })?;
         let mut waiting_for: Vec<String>;
         loop {
-            let states = self
-                .engine
-                .containers(labels::COMPOSE_PROJECT, &self.project)
-                .await
-                .map_err(|e| StackFailure {
-                    stage: Stage::Ready,
-                    message: e.to_string(),
-                    services: Vec::new(),
-                })?;
-            waiting_for = match judge(&self.model, &states) {
+            let (_, verdict) = self.observe().await.map_err(|e| StackFailure {
+                stage: Stage::Ready,
+                message: e.to_string(),
+                services: Vec::new(),
+            })?;
+            waiting_for = match verdict {
                 Verdict::Fatal { service, reason } => {
                     return Err(StackFailure {
                         stage: Stage::Ready,
@@ -230,7 +286,7 @@ impl Stack {
                 return Err(StackFailure {
                     stage: Stage::Ready,
                     message: format!(
-                        "not ready within the cell's timeout; waiting for: {}",
+                        "not ready within its time-out; waiting for: {}",
                         waiting_for.join(", ")
                     ),
                     services,
@@ -256,12 +312,7 @@ impl Stack {
             {
                 return true;
             }
-            if let Ok(states) = self
-                .engine
-                .containers(labels::COMPOSE_PROJECT, &self.project)
-                .await
-                && matches!(judge(&self.model, &states), Verdict::Fatal { .. })
-            {
+            if let Ok((_, Verdict::Fatal { .. })) = self.observe().await {
                 return false;
             }
         }
@@ -297,6 +348,38 @@ impl Stack {
             .collect()
     }
 
+    /// Writes every service's whole log (the last `cap` bytes of each, redacted) to
+    /// `<dir>/<service>.log`; returns service -> file name. Errors are returned as text.
+    pub async fn save_logs(
+        &self,
+        dir: &std::path::Path,
+        cap: usize,
+        redactor: &crate::redact::Redactor,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let states = self
+            .engine
+            .containers(labels::COMPOSE_PROJECT, &self.project)
+            .await
+            .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let mut out = BTreeMap::new();
+        for s in states {
+            let (text, cut) = self.engine.full_logs(&s.id, cap).await;
+            let mut body = String::new();
+            if cut {
+                body.push_str(&format!(
+                    "[dify-conformance: the first part of this log was cut; the last {cap} bytes follow]\n"
+                ));
+            }
+            body.push_str(&redactor.redact(&text));
+            let name = format!("{}.log", file_safe(&s.service));
+            let path = dir.join(&name);
+            std::fs::write(&path, body).map_err(|e| format!("write {}: {e}", path.display()))?;
+            out.insert(s.service.clone(), name);
+        }
+        Ok(out)
+    }
+
     /// The last lines of the named services' logs (all services when `services` is empty).
     pub async fn logs(&self, services: &[String]) -> BTreeMap<String, Vec<String>> {
         let mut out = BTreeMap::new();
@@ -313,34 +396,43 @@ impl Stack {
         out
     }
 
-    /// `compose down -v` with the cell's files and a short stop timeout, then testcontainers'
-    /// own teardown (which then finds nothing), then a sweep by project label for anything
-    /// both missed.
+    /// `compose down -v` with the cell's files and a short stop timeout, then a sweep by
+    /// project label for anything it missed.
     ///
-    /// Why not only testcontainers' `down`: it waits compose's default 10 s per container, and
-    /// Dify's nginx runs under `sh -c` as PID 1, which ignores the stop signal, so every
-    /// teardown would cost 10 s for nothing. The stack is disposable; a quick kill is fine.
-    pub async fn down(mut self) -> Teardown {
+    /// The stop timeout is short because Dify's nginx runs under `sh -c` as PID 1, which
+    /// ignores the stop signal, so compose's default 10 s would be spent for nothing. The
+    /// stack is disposable; a quick kill is fine.
+    pub async fn down(self, limit: Duration) -> Teardown {
         let mut errors = Vec::new();
-        let ours = self.cli.down().await;
-        if let Some(compose) = self.compose.take()
-            && let Err(e) = compose.down().await
-            && ours.is_err()
-        {
-            errors.push(one_line(&e.to_string()));
-        }
-        if let Err(e) = ours {
-            errors.push(one_line(&e));
+        // An `up` abandoned at its time-out must be gone before the sweep.
+        crate::compose::wait_for_up_children(Duration::from_secs(10)).await;
+        match tokio::time::timeout(limit, self.cli.down()).await {
+            Ok(Err(e)) => errors.push(one_line(&e)),
+            Err(_) => errors.push(format!(
+                "docker compose down did not finish within {} s; swept by label instead",
+                limit.as_secs()
+            )),
+            Ok(Ok(())) => {}
         }
         let swept = self
             .engine
             .sweep(labels::COMPOSE_PROJECT, &self.project)
             .await;
+        errors.extend(swept.failures.iter().cloned());
+        self.forget();
+        Teardown { swept, errors }
+    }
+
+    /// Leaves the stack running (`--keep-on-failure`): Ctrl-C no longer tears it down.
+    pub fn keep(self) {
+        self.forget();
+    }
+
+    fn forget(&self) {
         ACTIVE
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.project);
-        Teardown { swept, errors }
     }
 }
 
@@ -371,7 +463,11 @@ async fn probe_entry(http: &reqwest::Client, base_url: &str) -> Vec<String> {
     waiting
 }
 
-/// Tears down every stack this process still has up (Ctrl-C), then sweeps by run label.
+/// Tears down every stack this process still has up (Ctrl-C, SIGTERM), then sweeps by run
+/// label and removes the run's workspaces (also those of cells still preparing).
+///
+/// Call it after the run's future was dropped: that kills any `compose up` child; the sweep
+/// waits until those are gone, so none creates a container after it.
 pub async fn teardown_active(engine: &Engine, run_id: &str) -> Swept {
     let active: Vec<ComposeCli> = ACTIVE
         .lock()
@@ -379,15 +475,25 @@ pub async fn teardown_active(engine: &Engine, run_id: &str) -> Swept {
         .values()
         .cloned()
         .collect();
-    for cli in &active {
-        let _ = cli.down().await;
-    }
+    crate::compose::wait_for_up_children(Duration::from_secs(10)).await;
+    futures_util::future::join_all(active.iter().map(|cli| cli.down())).await;
     let swept = engine.sweep(labels::RUN, run_id).await;
-    for cli in &active {
-        let _ = std::fs::remove_dir_all(&cli.workdir);
-    }
+    crate::workspace::remove_run_workspaces(run_id);
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clear();
     swept
+}
+
+/// A service name as a file name (compose allows `[a-zA-Z0-9._-]`; anything else is replaced).
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn one_line(text: &str) -> String {
@@ -422,6 +528,7 @@ mod tests {
             state: state.into(),
             exit_code: exit,
             health: health.map(str::to_owned),
+            health_output: None,
             restart_count: 0,
             ports: BTreeMap::new(),
             image: String::new(),
@@ -435,7 +542,7 @@ mod tests {
             state("api", "running", None, Some("healthy")),
             state("nginx", "running", None, None),
         ];
-        assert_eq!(judge(&model(), &states), Verdict::Running);
+        assert_eq!(judge(&model(), &states, &HashMap::new()), Verdict::Running);
     }
 
     #[test]
@@ -445,7 +552,7 @@ mod tests {
             state("api", "running", None, Some("starting")),
         ];
         assert_eq!(
-            judge(&model(), &states),
+            judge(&model(), &states, &HashMap::new()),
             Verdict::Pending(vec![
                 "api (starting)".into(),
                 "nginx (not created yet)".into()
@@ -456,24 +563,39 @@ mod tests {
     #[test]
     fn fatal_on_exit_crash_loop_unhealthy_or_failed_job() {
         let m = model();
+        let none = HashMap::new();
         let mut api = state("api", "exited", Some(1), None);
         let job = state("init_permissions", "exited", Some(0), None);
         assert!(
-            matches!(judge(&m, &[job.clone(), api.clone()]), Verdict::Fatal { ref service, .. } if service == "api")
+            matches!(judge(&m, &[job.clone(), api.clone()], &none), Verdict::Fatal { ref service, .. } if service == "api")
         );
         api.state = "running".into();
         api.restart_count = 2;
+        api.exit_code = Some(3);
         assert!(
-            matches!(judge(&m, &[job.clone(), api.clone()]), Verdict::Fatal { ref reason, .. } if reason.contains("crash loop"))
+            matches!(judge(&m, &[job.clone(), api.clone()], &none), Verdict::Fatal { ref reason, .. } if reason == "restarted 2 time(s) (crash loop, last exit code 3)")
         );
+        api.exit_code = None;
         api.restart_count = 0;
         api.health = Some("unhealthy".into());
+        api.health_output = Some("curl: (7) Failed to connect".into());
         assert!(
-            matches!(judge(&m, &[job, api]), Verdict::Fatal { ref reason, .. } if reason == "is unhealthy")
+            matches!(judge(&m, &[job.clone(), api.clone()], &none), Verdict::Fatal { ref reason, .. } if reason == "is unhealthy (last probe: curl: (7) Failed to connect)")
         );
+        // Still "starting" past its own healthcheck's limit (3 x (30 s + 30 s) by default).
+        api.health = Some("starting".into());
+        let long = HashMap::from([("api".to_string(), Duration::from_secs(181))]);
+        assert!(
+            matches!(judge(&m, &[job.clone(), api.clone()], &long), Verdict::Fatal { ref reason, .. } if reason.starts_with("not healthy within its healthcheck's time-out (180 s"))
+        );
+        let short = HashMap::from([("api".to_string(), Duration::from_secs(100))]);
+        assert!(matches!(
+            judge(&m, &[job, api], &short),
+            Verdict::Pending(_)
+        ));
         let failed_job = state("init_permissions", "exited", Some(2), None);
         assert!(
-            matches!(judge(&m, &[failed_job]), Verdict::Fatal { ref service, .. } if service == "init_permissions")
+            matches!(judge(&m, &[failed_job], &none), Verdict::Fatal { ref service, .. } if service == "init_permissions")
         );
     }
 }

@@ -31,6 +31,36 @@ pub fn root() -> PathBuf {
     std::env::temp_dir().join("dify-conformance")
 }
 
+/// In a workspace whose stack `--keep-on-failure` left up: the reaper of a later run leaves
+/// it; only `reap` removes it.
+pub const KEPT_FILE: &str = ".dify-conformance-kept";
+
+/// The workspace directories of a run (`dc-<run>-<cell>`).
+pub fn run_workspaces(run_id: &str) -> Vec<PathBuf> {
+    let prefix = format!("dc-{run_id}-");
+    std::fs::read_dir(root())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes a run's workspaces, all but those kept for debugging.
+pub fn remove_run_workspaces(run_id: &str) {
+    for dir in run_workspaces(run_id) {
+        if !dir.join(KEPT_FILE).exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
 /// The compose project name of a cell in a run: unique per run, valid for compose.
 pub fn project_name(run_id: &str, cell_id: &str) -> String {
     let cell: String = cell_id
@@ -260,6 +290,13 @@ impl Workspace {
     }
 
     /// Removes the directory; bind-mounted state written by containers goes with it.
+    /// Marks the workspace kept (see [`KEPT_FILE`]).
+    pub fn keep(&self) -> Result<()> {
+        let path = self.dir.join(KEPT_FILE);
+        std::fs::write(&path, b"kept by --keep-on-failure\n")
+            .map_err(|e| Error::io("write", &path, e))
+    }
+
     pub fn remove(&self) -> Result<()> {
         match std::fs::remove_dir_all(&self.dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -487,6 +524,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             timeout: std::time::Duration::from_secs(1),
+            stages: Default::default(),
             required: true,
             excluded: None,
             service_env: BTreeMap::new(),

@@ -85,6 +85,8 @@ async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellRe
             std::env::temp_dir().join(format!("dc-artifacts-{}", std::process::id())),
         ),
         while_up: None,
+        logs_dir: None,
+        keep_on_failure: false,
     };
     let run_id = runner::new_run_id();
     let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {

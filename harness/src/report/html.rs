@@ -260,6 +260,24 @@ fn cell(h: &mut String, c: &CellReport) {
         }
         h.push_str("</table></details>\n");
     }
+    if !c.log_files.is_empty() {
+        let links: Vec<String> = c
+            .log_files
+            .iter()
+            .map(|(service, path)| {
+                format!(
+                    "<a href=\"{}\"><code>{}</code></a>",
+                    esc(path),
+                    esc(service)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<p class=\"log-files\">Whole logs: {}</p>",
+            links.join(", ")
+        );
+    }
     for (service, lines) in &c.logs {
         let _ = writeln!(
             h,

@@ -148,6 +148,14 @@ fn failure(md: &mut String, c: &CellReport) {
     if !troubled.is_empty() {
         let _ = writeln!(md, "Services: {}.", troubled.join("; "));
     }
+    if !c.log_files.is_empty() {
+        let links: Vec<String> = c
+            .log_files
+            .iter()
+            .map(|(service, path)| format!("[{service}]({path})"))
+            .collect();
+        let _ = writeln!(md, "Whole logs: {}.", links.join(", "));
+    }
     for (service, lines) in &c.logs {
         let _ = writeln!(
             md,

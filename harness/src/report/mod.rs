@@ -231,6 +231,10 @@ pub struct CellReport {
     /// Last log lines per service, kept when the cell did not pass (secrets redacted).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub logs: BTreeMap<String, Vec<String>>,
+    /// Per service, its whole log (size-capped, redacted) saved next to the report, as a path
+    /// relative to the report (`logs/<cell>/<service>.log`); kept when the cell did not pass.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_files: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teardown_errors: Vec<String>,
 }
@@ -329,6 +333,7 @@ impl CellReport {
             services: BTreeMap::new(),
             checks: Vec::new(),
             logs: BTreeMap::new(),
+            log_files: BTreeMap::new(),
             teardown_errors: Vec::new(),
         }
     }
