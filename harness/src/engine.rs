@@ -529,9 +529,9 @@ impl Engine {
         let found = match self.labelled(&format!("{label}={value}")).await {
             Ok(found) => found,
             Err(e) => {
-                swept
-                    .failures
-                    .push(format!("cannot list what carries {label}={value}: {e}"));
+                swept.failures.push(format!(
+                    "what carries {label}={value}: cannot list it ({e})"
+                ));
                 return swept;
             }
         };

@@ -52,11 +52,45 @@ pub fn run_workspaces(run_id: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Removes a workspace directory, its owner file last (see [`Workspace::remove`]).
+pub fn remove_dir_owner_last(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("remove", dir, e)),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name() == crate::reaper::OWNER_FILE {
+            continue;
+        }
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| Error::io("remove", &path, e))?;
+    }
+    let owner_file = dir.join(crate::reaper::OWNER_FILE);
+    let owner = std::fs::read(&owner_file).ok();
+    let _ = std::fs::remove_file(&owner_file);
+    match std::fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            // Something wrote into it meanwhile: leave the owner for the reaper.
+            if let Some(owner) = owner {
+                let _ = std::fs::write(&owner_file, owner);
+            }
+            Err(Error::io("remove", dir, e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Removes a run's workspaces, all but those kept for debugging.
 pub fn remove_run_workspaces(run_id: &str) {
     for dir in run_workspaces(run_id) {
         if !dir.join(KEPT_FILE).exists() {
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = remove_dir_owner_last(&dir);
         }
     }
 }
@@ -297,13 +331,10 @@ impl Workspace {
             .map_err(|e| Error::io("write", &path, e))
     }
 
+    /// Removes the directory, its owner file last: if a step fails (a container of a stack
+    /// that could not be stopped still writes into it), the reaper can still tell whose it is.
     pub fn remove(&self) -> Result<()> {
-        match std::fs::remove_dir_all(&self.dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::io("remove", &self.dir, e))
-            }
-            _ => Ok(()),
-        }
+        remove_dir_owner_last(&self.dir)
     }
 }
 
