@@ -84,8 +84,10 @@ pub fn judge(
                 }
             }
         }
+        // A container running again after a restart reports 0: only a real code is named.
         let last_exit = s
             .exit_code
+            .filter(|c| *c != 0)
             .map(|c| format!(", last exit code {c}"))
             .unwrap_or_default();
         match s.state.as_str() {
