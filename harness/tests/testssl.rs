@@ -252,6 +252,8 @@ async fn run_ssl(engine: &Engine, matrix: &Path, hook: WhileUp) -> harness::repo
         shard: None,
         artifacts_dir: None,
         while_up: Some(hook),
+        logs_dir: None,
+        keep_on_failure: false,
     };
     let run_id = runner::new_run_id();
     runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
