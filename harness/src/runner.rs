@@ -70,11 +70,7 @@ pub struct LiveCell {
 /// A look at each live cell before it is torn down (see [`RunConfig::while_up`]).
 #[derive(Clone)]
 pub struct WhileUp(
-    pub  std::sync::Arc<
-        dyn Fn(LiveCell) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-            + Send
-            + Sync,
-    >,
+    pub std::sync::Arc<dyn Fn(LiveCell) -> suites::BoxFuture<'static, ()> + Send + Sync>,
 );
 
 impl std::fmt::Debug for WhileUp {
