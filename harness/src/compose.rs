@@ -320,7 +320,7 @@ pub fn up_failure(stderr: &str, project: &str, model: &ComposeModel) -> UpFailur
         for line in &lines[..cause_at] {
             let words: Vec<&str> = line.split_whitespace().collect();
             let (who, status) = match words.as_slice() {
-                ["Container", container, status, ..] => match of_container(*container) {
+                ["Container", container, status, ..] => match of_container(container) {
                     Some(s) => (s, *status),
                     None => continue,
                 },

@@ -171,7 +171,7 @@ fn urls_in(value: &str) -> Vec<UserInfo> {
     while let Some(at) = rest.find("://") {
         rest = &rest[at + 3..];
         let end = rest
-            .find(|c: char| matches!(c, '/' | '?' | '#' | ',' | ' ' | '"' | '\''))
+            .find(['/', '?', '#', ',', ' ', '"', '\''])
             .unwrap_or(rest.len());
         let authority = &rest[..end];
         let Some(at_sign) = authority.rfind('@') else {

@@ -60,9 +60,9 @@ fn masked(text: &str) -> String {
         .lines()
         .filter(|l| !l.contains("reap (once the engine answers)"))
         .map(|l| {
-            if l.contains("workspace dir(s) of killed runs") {
-                "<leftover workspaces line>"
-            } else if l.contains("no workspace dirs of killed runs") {
+            if l.contains("workspace dir(s) of killed runs")
+                || l.contains("no workspace dirs of killed runs")
+            {
                 "<leftover workspaces line>"
             } else {
                 l

@@ -310,14 +310,14 @@ fn exercise_images(text: &str) {
 
 /// A JSON report with one value somewhere replaced by another of any type.
 fn mutate_json(seed: &serde_json::Value, path_seed: usize, with: &serde_json::Value) -> String {
-    fn walk<'a>(mut v: &'a mut serde_json::Value, mut n: usize) -> &'a mut serde_json::Value {
+    fn walk(mut v: &mut serde_json::Value, mut n: usize) -> &mut serde_json::Value {
         loop {
             let len = match v {
                 serde_json::Value::Object(m) => m.len(),
                 serde_json::Value::Array(a) => a.len(),
                 _ => 0,
             };
-            if len == 0 || n % 4 == 0 {
+            if len == 0 || n.is_multiple_of(4) {
                 return v;
             }
             let i = (n / 4) % len;

@@ -34,7 +34,8 @@ fn planted_values() -> Vec<&'static str> {
     v
 }
 
-/// Two cells: `pgvector.opendal` passes; `pgvector.local` fails because its worker consumes
+/// Two cells: `pgvector.opendal` fails only Dify's default findings; `pgvector.local` also fails
+/// the queue checks, because its worker consumes
 /// only `mail` and a queue named after SECRET_KEY's value, so that value really turns up in a
 /// log line (the worker names its queues) and in check evidence (the queues it consumes).
 fn matrix() -> String {
@@ -168,27 +169,38 @@ async fn a_run_with_planted_secrets_prints_and_writes_none_of_them() {
         &out_dir.display().to_string(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // One cell passes, the other fails: the policy's verdict is exit 1.
+    // Without a policy, Dify's default findings fail both cells: exit 1.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
 
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
     let cells = report["cells"].as_array().unwrap();
-    let status = |id: &str| {
-        cells
+    let failed = |id: &str| -> Vec<String> {
+        let cell = cells.iter().find(|c| c["id"] == id).expect(id);
+        assert_eq!(cell["status"], "failed", "{id}: {stderr}");
+        cell["checks"]
+            .as_array()
+            .unwrap()
             .iter()
-            .find(|c| c["id"] == id)
-            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+            .filter(|c| c["status"] == "failed")
+            .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+            .collect()
     };
-    assert_eq!(
-        status("pgvector.opendal").as_deref(),
-        Some("passed"),
-        "{stderr}"
+    // The planted values run like Dify's defaults: only Dify's default findings fail (no policy
+    // accepts them here)...
+    let defaults = ["cors.reflection", "ssl.hsts", "ssl.http-redirect"];
+    let opendal = failed("pgvector.opendal");
+    assert!(
+        opendal.iter().all(|c| defaults.contains(&c.as_str())),
+        "{opendal:?}\n{stderr}"
     );
-    assert_eq!(
-        status("pgvector.local").as_deref(),
-        Some("failed"),
-        "{stderr}"
+    // ...and the cell whose worker misses the dataset queues fails on them.
+    let local = failed("pgvector.local");
+    assert!(
+        local
+            .iter()
+            .any(|c| c == "api.dataset-index" || c == "celery.queues"),
+        "{local:?}"
     );
     for cell in cells {
         assert_eq!(cell["env"]["DB_PASSWORD"], "***", "{cell}");
