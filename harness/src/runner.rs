@@ -494,6 +494,10 @@ pub(crate) fn redact_report(report: &mut CellReport, r: &Redactor) {
         for line in &mut o.evidence {
             *line = r.redact(line);
         }
+        // Facts quote what the stack said (a worker's queue list), secrets included.
+        for v in o.facts.values_mut() {
+            *v = r.redact(v);
+        }
     }
 }
 
