@@ -1,6 +1,7 @@
 //! What a deployment offers a matrix: its release's VECTOR_STORE and STORAGE_TYPE values and
 //! the recipes that say how each value runs. Built once per command.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -9,10 +10,11 @@ use crate::compose::{ComposeCli, ComposeModel};
 use crate::deployment::{Deployment, bundled};
 use crate::envfile::EnvDocument;
 use crate::error::{Error, Result};
+use crate::images::ImageMap;
 use crate::matrix::Cell;
 use crate::recipe::{Axis, RecipeBook, Runs};
 use crate::values::{ValueSets, load_releases, read_from_image};
-use crate::workspace::{active_profiles, compose_env, copy_tree};
+use crate::workspace::{active_profiles, compose_env, copy_tree, render_env};
 
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -27,6 +29,8 @@ pub struct Catalog {
     pub profiles: std::collections::BTreeSet<String>,
     /// The queues the release's api publishes to, when its facts say (for `celery.queues`).
     pub expected_queues: Option<suites::ExpectedQueues>,
+    /// Bind-mounted entrypoint scripts of the deployment that lost their exec bit.
+    pub not_executable: Vec<crate::compose::NotExecutable>,
 }
 
 /// Whether a cell can run, and if not why.
@@ -48,6 +52,8 @@ pub enum Runnability {
     /// A value the deployment's value sets do not know, allowed by the matrix
     /// (`allow_unknown`): it runs, as it is.
     UnknownValue(String),
+    /// It would run, but the engine lacks images it needs (and compose may not pull).
+    NotRunnableHere(String),
 }
 
 impl Runnability {
@@ -61,6 +67,7 @@ impl Runnability {
             Runnability::NotOffered(_) => "not offered",
             Runnability::Licensed(_) => "licensed",
             Runnability::UnknownValue(_) => "unknown value",
+            Runnability::NotRunnableHere(_) => "not runnable here",
         }
     }
 
@@ -78,7 +85,8 @@ impl Runnability {
             | Runnability::NoRecipe(r)
             | Runnability::NotOffered(r)
             | Runnability::Licensed(r)
-            | Runnability::UnknownValue(r) => Some(r),
+            | Runnability::UnknownValue(r)
+            | Runnability::NotRunnableHere(r) => Some(r),
         }
     }
 
@@ -104,7 +112,7 @@ impl Catalog {
     ) -> Result<Self> {
         let recipes = RecipeBook::load(recipes)?;
         let releases = load_releases(releases)?;
-        let mut models = resolve_example(&deployment, &[None, Some("*")]).await?;
+        let (mut models, not_executable) = resolve_example(&deployment, &[None, Some("*")]).await?;
         let full_model = models.pop().unwrap_or_default();
         let profiles = full_model
             .services
@@ -130,7 +138,77 @@ impl Catalog {
             full_model,
             profiles,
             expected_queues,
+            not_executable,
         })
+    }
+
+    /// The image each service of a cell's run will really run, after the image map: the
+    /// deployment's services the cell starts and the services its recipes add. `plan` and
+    /// `run` both judge a cell's images by this, so they cannot disagree.
+    pub fn cell_images(&self, cell: &Cell, images: &ImageMap) -> BTreeMap<String, String> {
+        let mapped = |image: &str| images.local_for(image).unwrap_or(image).to_string();
+        let mut out = BTreeMap::new();
+        for (name, s) in &self.full_model.services {
+            if let Some(image) = &s.image
+                && self.cell_runs_service(cell, name)
+            {
+                out.insert(name.clone(), mapped(image));
+            }
+        }
+        for axis in Axis::ALL {
+            let Some(recipe) = self.recipes.get(axis, cell.value(axis)) else {
+                continue;
+            };
+            for (name, service) in &recipe.services {
+                if let Some(image) = service.get("image").and_then(|i| i.as_str()) {
+                    out.insert(name.clone(), mapped(image));
+                }
+            }
+        }
+        out
+    }
+
+    /// Refuses (as bad input) cells that would run a bind-mounted script without its exec bit,
+    /// before any stack starts: compose would fail in one long line that names no service.
+    pub fn check_entrypoints(&self, cells: &[Cell]) -> Result<()> {
+        let broken: Vec<&crate::compose::NotExecutable> = self
+            .not_executable
+            .iter()
+            .filter(|n| cells.iter().any(|c| self.cell_runs_service(c, &n.service)))
+            .collect();
+        if broken.is_empty() {
+            return Ok(());
+        }
+        let what: Vec<String> = broken
+            .iter()
+            .map(|n| format!("service {} runs {}", n.service, n.path.display()))
+            .collect();
+        let paths: Vec<String> = broken
+            .iter()
+            .map(|n| n.path.display().to_string())
+            .collect();
+        Err(Error::BadInput(format!(
+            "entrypoint script without the exec bit (compose up would fail with `permission denied`): {}; fix: chmod +x {}",
+            what.join(", "),
+            paths.join(" ")
+        )))
+    }
+
+    /// Whether a run of `cell` starts `service` of the deployment: it runs, and the service
+    /// is in no profile or in one the cell activates.
+    pub fn cell_runs_service(&self, cell: &Cell, service: &str) -> bool {
+        let Some(s) = self.full_model.services.get(service) else {
+            return false;
+        };
+        if !self.runnability(cell).runs() {
+            return false;
+        }
+        if s.profiles.is_empty() {
+            return true;
+        }
+        let env = render_env(&self.deployment.env_example, cell, &self.recipes);
+        let active = self.cell_profiles(cell, &env);
+        s.profiles.iter().any(|p| active.contains(p))
     }
 
     pub fn runnability(&self, cell: &Cell) -> Runnability {
@@ -230,6 +308,18 @@ impl Catalog {
         Ok(cells)
     }
 
+    /// The secrets of a cell known before it runs: its rendered `.env` (the example, the
+    /// recipes', the matrix's values) and the environment the matrix sets on services.
+    pub fn redactor(&self, cell: &Cell) -> crate::redact::Redactor {
+        let env = render_env(&self.deployment.env_example, cell, &self.recipes).values();
+        cell.service_env
+            .values()
+            .map(crate::redact::Redactor::from_env)
+            .fold(crate::redact::Redactor::from_env(&env), |all, r| {
+                all.merged(&r)
+            })
+    }
+
     /// The compose profiles a cell's run activates: its `.env`'s COMPOSE_PROFILES with the
     /// VECTOR_STORE value's profile named as the release names it, keeping only profiles the
     /// compose file defines. A cell that does not run lists none.
@@ -283,7 +373,7 @@ pub fn split_examples(dir: &Path) -> Vec<EnvDocument> {
 async fn resolve_example(
     deployment: &Deployment,
     profiles: &[Option<&str>],
-) -> Result<Vec<ComposeModel>> {
+) -> Result<(Vec<ComposeModel>, Vec<crate::compose::NotExecutable>)> {
     let tmp = std::env::temp_dir().join(format!(
         "dify-conformance-example-{}",
         uuid::Uuid::new_v4().simple()
@@ -320,7 +410,12 @@ async fn resolve_example(
                 other => other,
             })?);
         }
-        Ok(models)
+        // Bind mounts point into the copy; the scripts to fix are the deployment's.
+        let not_executable = models
+            .last()
+            .map(|m| crate::compose::scripts_without_exec_bit(m, &tmp, &deployment.dir))
+            .unwrap_or_default();
+        Ok((models, not_executable))
     }
     .await;
     let _ = std::fs::remove_dir_all(&tmp);

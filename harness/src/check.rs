@@ -219,6 +219,7 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
         secrets.push(pw);
     }
     let redactor = Redactor::from_env(&settings).merged(&Redactor::with_secrets(secrets));
+    crate::redact::remember(&redactor);
     let target = target
         .with_settings(Settings::new(settings.clone()))
         .with_writes(req.allow_writes)

@@ -41,6 +41,12 @@ pub enum Command {
         /// Show what one cell sets and runs: the .env diff, the override, the services.
         #[arg(long, value_name = "CELL")]
         explain: Option<String>,
+        /// Image map (as `run --images`); its entries apply where the local image exists.
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
+        /// Plan for `run --pull`: images the engine lacks will be pulled, not missed.
+        #[arg(long)]
+        pull: bool,
     },
     /// Bring up each cell's stack, run the suites, write the report, tear down.
     Run {
@@ -148,6 +154,18 @@ pub enum Command {
         #[arg(long = "run", value_name = "ID")]
         run: Option<String>,
     },
+    /// Check this machine for a run: engine, compose, disk and memory, images, leftovers.
+    /// Exit 0 all good, 1 something to fix (each with its fix), 3 no engine.
+    Doctor {
+        #[command(flatten)]
+        input: Input,
+        /// Image map (as `run --images`).
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
+        /// Cells to run at once (as `run --jobs`), for the memory and disk estimate.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        jobs: u16,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,6 +198,10 @@ impl Input {
         matrix.allow_unknown |= self.allow_unknown_values;
         let catalog = Catalog::load(deployment).await?;
         let cells = catalog.expand(&matrix)?;
+        // Known before anything runs, so no error or progress line can show them.
+        for cell in &cells {
+            crate::redact::remember(&catalog.redactor(cell));
+        }
         Ok((catalog, matrix, cells))
     }
 }
@@ -192,15 +214,28 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             format,
             shard,
             explain,
+            images,
+            pull,
         } => {
             let shard = shard.as_deref().map(parse_shard).transpose()?;
             let (catalog, matrix, cells) = input.load().await?;
-            if let Some(id) = explain {
-                let cell = select(&cells, std::slice::from_ref(&id))?.remove(0);
-                print!("{}", explain_cell(&catalog, &cell).await?);
+            let map = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
+            let listed: Vec<Cell> = match &explain {
+                Some(id) => select(&cells, std::slice::from_ref(id))?,
+                None => cells
+                    .iter()
+                    .filter(|c| shard.is_none_or(|s| s.contains(&c.id)))
+                    .cloned()
+                    .collect(),
+            };
+            catalog.check_entrypoints(&listed)?;
+            let here = ImagesHere::look(&catalog, &listed, &map, pull).await;
+            if explain.is_some() {
+                print!("{}", explain_cell(&catalog, &listed[0], &here).await?);
                 return Ok(exit::OK);
             }
-            let plan = Plan::new(&catalog, &matrix, &cells, shard);
+            let plan = Plan::new(&catalog, &matrix, &cells, shard)
+                .with_images(here.checked.clone(), &here.missing);
             print!(
                 "{}",
                 match format {
@@ -234,6 +269,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 .into_iter()
                 .filter(|c| shard.is_none_or(|s| s.contains(&c.id)))
                 .collect();
+            catalog.check_entrypoints(&cells)?;
             let images = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
             // Before any stack starts: an hour of stacks must not end in "cannot write".
             check_writable(&out)?;
@@ -408,6 +444,31 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             );
             finish(&report, &out, &policy, &headline)
         }
+        Command::Doctor {
+            input,
+            images,
+            jobs,
+        } => {
+            let images = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
+            let engine = crate::doctor::connect_soon().await;
+            let compose = crate::compose::version().await;
+            // The deployment is read through compose; without it, say so and check the rest.
+            let catalog = match &compose {
+                Ok(_) => {
+                    let (catalog, _, cells) = input.load().await?;
+                    Some((catalog, cells))
+                }
+                Err(_) => None,
+            };
+            let request = crate::doctor::DoctorRequest {
+                catalog,
+                images,
+                jobs,
+            };
+            let doctor = crate::doctor::examine(engine, &compose, &request).await;
+            print!("{}", doctor.render());
+            Ok(doctor.exit_code())
+        }
         Command::Reap { run } => {
             let engine = Engine::connect().await?;
             let scope = match run {
@@ -525,8 +586,60 @@ fn finish(report: &Report, out: &std::path::Path, policy: &Policy, headline: &st
     })
 }
 
+/// What `plan` knows of this machine's images, judged as `run` judges them.
+struct ImagesHere {
+    /// The image map entries that apply here (all of them when no engine could be asked).
+    map: ImageMap,
+    checked: crate::plan::ImagesChecked,
+    /// Cell id -> the `service (image)` entries the engine lacks.
+    missing: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ImagesHere {
+    async fn look(catalog: &Catalog, cells: &[Cell], map: &ImageMap, pull: bool) -> Self {
+        use crate::plan::ImagesChecked;
+        // `plan` works without an engine.
+        let engine = match crate::doctor::connect_soon().await {
+            Ok(engine) => engine,
+            Err(reason) => return Self::unchecked(map, reason),
+        };
+        let present = map.present_on(&engine).await;
+        if pull {
+            return Self {
+                map: present,
+                checked: ImagesChecked::Pull("compose pulls what the engine lacks (--pull)".into()),
+                missing: Default::default(),
+            };
+        }
+        let mut known = std::collections::BTreeMap::new();
+        let mut missing = std::collections::BTreeMap::new();
+        for cell in cells.iter().filter(|c| catalog.runnability(c).runs()) {
+            let wanted = catalog.cell_images(cell, &present);
+            let m = crate::images::missing_on(&engine, &wanted, &mut known).await;
+            missing.insert(cell.id.clone(), m);
+        }
+        Self {
+            map: present,
+            checked: ImagesChecked::Engine(
+                "checked on this machine's Docker engine; the image map applies where its local image exists".into(),
+            ),
+            missing,
+        }
+    }
+
+    fn unchecked(map: &ImageMap, reason: String) -> Self {
+        Self {
+            map: map.clone(),
+            checked: crate::plan::ImagesChecked::Unchecked(format!(
+                "no Docker engine: {reason}; every image map entry is shown applied"
+            )),
+            missing: Default::default(),
+        }
+    }
+}
+
 /// `plan --explain`: the cell's workspace prepared (no engine needed) and shown, then removed.
-async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
+async fn explain_cell(catalog: &Catalog, cell: &Cell, here: &ImagesHere) -> Result<String> {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
@@ -534,20 +647,25 @@ async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
         "cell {} (VECTOR_STORE={}, STORAGE_TYPE={})",
         cell.id, cell.vector_store, cell.storage_type
     );
-    let runnability = catalog.runnability(cell);
+    let missing = here.missing.get(&cell.id).cloned().unwrap_or_default();
+    let runnability = match catalog.runnability(cell) {
+        r if r.runs() && !missing.is_empty() => {
+            crate::catalog::Runnability::NotRunnableHere(crate::images::not_runnable_here(&missing))
+        }
+        r => r,
+    };
     let status = match runnability.detail() {
         Some(detail) => format!("{}: {detail}", runnability.label()),
         None => runnability.label().to_string(),
     };
     let _ = writeln!(out, "status: {status}");
     let _ = writeln!(out, "values from: {}", catalog.sets.source);
-    // Every map entry is shown applied; at run time only those whose local image exists are.
-    let images = ImageMap::load(&bundled::image_map())?;
+    let _ = writeln!(out, "{}", here.checked.line());
     let ws = crate::workspace::Workspace::prepare(
         &catalog.deployment,
         cell,
         "explain",
-        &images,
+        &here.map,
         &catalog.recipes,
     )
     .await;
@@ -575,13 +693,21 @@ async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
             }
         }
     }
-    let _ = writeln!(out, "\nservices that will run:");
+    let _ = writeln!(out, "\nservices that will run, with the image each runs:");
     for (name, s) in &ws.model.services {
-        let _ = writeln!(
-            out,
-            "  {name:<20} {}",
-            s.image.as_deref().unwrap_or("(built)")
-        );
+        let image = s.image.as_deref().unwrap_or("(built)");
+        let upstream = ws
+            .substitutions
+            .iter()
+            .find(|sub| sub.service == *name)
+            .map(|sub| format!(" (for {})", sub.upstream))
+            .unwrap_or_default();
+        let absent = if missing.iter().any(|m| m.starts_with(&format!("{name} ("))) {
+            "  [missing here]"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {name:<20} {image}{upstream}{absent}");
     }
     let override_path = ws.dir.join(crate::workspace::OVERRIDE_FILE);
     let yaml = std::fs::read_to_string(&override_path).unwrap_or_default();
@@ -591,5 +717,15 @@ async fn explain_cell(catalog: &Catalog, cell: &Cell) -> Result<String> {
         crate::workspace::OVERRIDE_FILE
     );
     let _ = ws.remove();
-    Ok(out)
+    // The .env diff and the override show values as the cell sets them: secrets masked.
+    let mut redactor = catalog.redactor(cell);
+    for s in ws.model.services.values() {
+        let env: std::collections::BTreeMap<String, String> = s
+            .environment
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+            .collect();
+        redactor = redactor.merged(&crate::redact::Redactor::from_env(&env));
+    }
+    Ok(redactor.redact(&out))
 }

@@ -43,6 +43,27 @@ pub struct Service {
     pub restart: Option<String>,
     #[serde(default)]
     pub networks: BTreeMap<String, Option<serde_json::Value>>,
+    #[serde(default)]
+    pub entrypoint: Option<Argv>,
+    #[serde(default)]
+    pub command: Option<Argv>,
+}
+
+/// An entrypoint or command: compose resolves both to a list; a string is taken as one word.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Argv {
+    List(Vec<String>),
+    Line(String),
+}
+
+impl Argv {
+    pub fn program(&self) -> Option<&str> {
+        match self {
+            Argv::List(l) => l.first().map(String::as_str),
+            Argv::Line(s) => s.split_whitespace().next(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -176,6 +197,212 @@ impl ComposeModel {
         out.dedup();
         out
     }
+}
+
+/// A script on the host that a service runs as its program through a bind mount, but that
+/// lost its exec bit (a zip download, some Windows checkouts: research §13). Compose would fail
+/// with `exec: "...": permission denied` in a line that does not name the service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotExecutable {
+    pub service: String,
+    /// The file in the deployment directory.
+    pub path: PathBuf,
+}
+
+/// The bind-mounted programs of `model` that are files without any exec bit. Mount sources
+/// under `workdir` (where `model` was resolved) are looked up in `deployment_dir`, the copy
+/// the user owns and must fix. Only the program itself counts: Dify's nginx and ssrf_proxy run
+/// `sh -c "cp ... && chmod +x ..."`, which needs no exec bit on the host.
+pub fn scripts_without_exec_bit(
+    model: &ComposeModel,
+    workdir: &Path,
+    deployment_dir: &Path,
+) -> Vec<NotExecutable> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for (name, service) in &model.services {
+        let program = match (&service.entrypoint, &service.command) {
+            (Some(e), _) => e.program(),
+            // Without an entrypoint of its own, the image's usually execs the command.
+            (None, Some(c)) => c.program(),
+            (None, None) => None,
+        };
+        let Some(program) = program.filter(|p| p.starts_with('/')) else {
+            continue;
+        };
+        let host = service.volumes.iter().find_map(|m| {
+            let source = m.source.as_deref().filter(|_| m.kind == "bind")?;
+            let target = m.target.trim_end_matches('/');
+            let rest = program.strip_prefix(target)?;
+            (rest.is_empty() || rest.starts_with('/'))
+                .then(|| PathBuf::from(format!("{source}{rest}")))
+        });
+        let Some(host) = host else { continue };
+        let path = match host.strip_prefix(workdir) {
+            Ok(rel) => deployment_dir.join(rel),
+            Err(_) => host,
+        };
+        if let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o111 == 0
+        {
+            out.push(NotExecutable {
+                service: name.clone(),
+                path,
+            });
+        }
+    }
+    out
+}
+
+/// A failed `compose up` told in a line: the service it is about (when compose's output says,
+/// by container name, image or its progress lines) and the line with the error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpFailure {
+    pub services: Vec<String>,
+    pub cause: String,
+}
+
+impl std::fmt::Display for UpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.services.as_slice() {
+            [] => write!(f, "docker compose up failed: {}", self.cause),
+            [one] => write!(
+                f,
+                "docker compose up failed for service {one}: {}",
+                self.cause
+            ),
+            many => write!(
+                f,
+                "docker compose up failed for services {}: {}",
+                many.join(", "),
+                self.cause
+            ),
+        }
+    }
+}
+
+/// Reads compose's stderr of a failed `up` of `project`.
+pub fn up_failure(stderr: &str, project: &str, model: &ComposeModel) -> UpFailure {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let is_error = |l: &str| {
+        l.starts_with("Error")
+            || l.starts_with("error")
+            || l.contains("Error response from daemon")
+            || l.starts_with("dependency failed")
+    };
+    let cause_at = lines
+        .iter()
+        .position(|l| is_error(l))
+        .unwrap_or(lines.len().saturating_sub(1));
+    // From where the error starts (testcontainers puts its own words before compose's).
+    let cause = lines
+        .get(cause_at)
+        .map(|l| {
+            [
+                "Error response from daemon",
+                "dependency failed",
+                "Error",
+                "error",
+            ]
+            .iter()
+            .find_map(|m| l.find(m))
+            .map_or(*l, |at| &l[at..])
+        })
+        .unwrap_or("no output")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Longest first, so `worker_beat` wins over `worker`.
+    let mut names: Vec<&String> = model.services.keys().collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    let of_container = |word: &str| -> Option<String> {
+        let rest = word.trim_matches(|c: char| "\"',:()".contains(c));
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        let rest = rest.strip_prefix(project)?.strip_prefix(['-', '_'])?;
+        names
+            .iter()
+            .find(|n| {
+                rest.strip_prefix(n.as_str())
+                    .and_then(|r| r.strip_prefix(['-', '_']))
+                    .is_some_and(|r| r.chars().all(|c| c.is_ascii_digit()))
+            })
+            .map(|n| n.to_string())
+    };
+    let mut services: Vec<String> = Vec::new();
+    fn add(s: String, services: &mut Vec<String>) {
+        if !services.contains(&s) {
+            services.push(s);
+        }
+    }
+    // The error line itself: a container name, a quoted service, or an image only it runs.
+    for word in cause.split_whitespace() {
+        if let Some(s) = of_container(word) {
+            add(s, &mut services);
+        }
+    }
+    for name in &names {
+        if cause.contains(&format!("service \"{name}\"")) {
+            add(name.to_string(), &mut services);
+        }
+    }
+    if services.is_empty() {
+        // Compose names an image with its tag ("no such image: a:1") or without ("pull access
+        // denied for a, repository does not exist").
+        let words: Vec<&str> = cause
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| "\"',:".contains(c)))
+            .collect();
+        for (name, s) in &model.services {
+            let Some(image) = s.image.as_deref() else {
+                continue;
+            };
+            let repo = image
+                .rsplit_once(':')
+                .map_or(image, |(r, tag)| if tag.contains('/') { image } else { r });
+            if words.iter().any(|w| *w == image || *w == repo) {
+                add(name.clone(), &mut services);
+            }
+        }
+    }
+    if services.is_empty() {
+        // Compose's progress lines before the error: `Container <name>  Starting` or
+        // `<service> Error`; what started and never finished is what failed.
+        let mut last: Vec<(String, String)> = Vec::new();
+        for line in &lines[..cause_at] {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (who, status) = match words.as_slice() {
+                ["Container", container, status, ..] => match of_container(container) {
+                    Some(s) => (s, *status),
+                    None => continue,
+                },
+                [service, status, ..] if model.services.contains_key(*service) => {
+                    (service.to_string(), *status)
+                }
+                _ => continue,
+            };
+            last.retain(|(s, _)| *s != who);
+            last.push((who, status.to_string()));
+        }
+        for wanted in [
+            &["Error"][..],
+            &["Starting", "Creating", "Pulling", "Waiting"][..],
+        ] {
+            for (s, status) in &last {
+                if wanted.contains(&status.as_str()) {
+                    add(s.clone(), &mut services);
+                }
+            }
+            if !services.is_empty() {
+                break;
+            }
+        }
+    }
+    UpFailure { services, cause }
 }
 
 /// `docker compose` run on a project directory with explicit files and environment.
@@ -390,6 +617,89 @@ pub fn find_compose_file(dir: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn probe_model() -> ComposeModel {
+        ComposeModel::parse_json(
+            r#"{"services": {
+              "good": {"image": "dify-conformance/busybox:local", "command": ["sleep", "5"]},
+              "pgvector": {"image": "dify-conformance/busybox:local", "entrypoint": ["/docker-entrypoint.sh"],
+                "volumes": [{"type": "bind", "source": "/w/pgvector/docker-entrypoint.sh", "target": "/docker-entrypoint.sh"}]},
+              "missing": {"image": "dify-conformance/does-not-exist:local"},
+              "worker": {"image": "w"},
+              "worker_beat": {"image": "w"}
+            }}"#,
+        )
+        .unwrap()
+    }
+
+    /// Compose 2.26's stderr, as run on the engine here with a script that lost its exec bit.
+    #[test]
+    fn a_failed_up_names_the_service_that_never_started() {
+        let stderr = " Network p_default  Creating\n Network p_default  Created\n \
+            Container p-good-1  Creating\n Container p-pgvector-1  Creating\n \
+            Container p-pgvector-1  Created\n Container p-good-1  Created\n \
+            Container p-good-1  Starting\n Container p-pgvector-1  Starting\n \
+            Container p-good-1  Started\n\
+            Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/docker-entrypoint.sh\": permission denied: unknown\n";
+        let f = up_failure(stderr, "p", &probe_model());
+        assert_eq!(f.services, ["pgvector"]);
+        assert!(
+            f.cause.ends_with("permission denied: unknown"),
+            "{}",
+            f.cause
+        );
+        assert!(
+            f.to_string().starts_with(
+                "docker compose up failed for service pgvector: Error response from daemon"
+            ),
+            "{f}"
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::no_such_image(
+        " Container p-missing-1  Creating\n Container p-good-1  Creating\nError response from daemon: no such image: dify-conformance/does-not-exist:local: No such image: dify-conformance/does-not-exist:local",
+        &["missing"]
+    )]
+    #[case::pull_denied(
+        " missing Pulling\n missing Error\nError response from daemon: pull access denied for dify-conformance/does-not-exist, repository does not exist or may require 'docker login'",
+        &["missing"]
+    )]
+    #[case::unhealthy_dependency(
+        " Container p-worker_beat-1  Waiting\ndependency failed to start: container p-worker_beat-1 is unhealthy",
+        &["worker_beat"]
+    )]
+    #[case::port_taken(
+        " Container p-good-1  Starting\nError response from daemon: driver failed programming external connectivity on endpoint p-good-1 (abc): Bind for 127.0.0.1:80 failed: port is already allocated",
+        &["good"]
+    )]
+    #[case::nothing_to_go_on("something odd happened", &[])]
+    fn a_failed_up_names_its_service(#[case] stderr: &str, #[case] want: &[&str]) {
+        assert_eq!(up_failure(stderr, "p", &probe_model()).services, want);
+    }
+
+    #[test]
+    fn finds_bind_mounted_programs_without_the_exec_bit() {
+        use std::os::unix::fs::PermissionsExt;
+        let deployment = tempfile::tempdir().unwrap();
+        let dir = deployment.path().join("pgvector");
+        std::fs::create_dir(&dir).unwrap();
+        let script = dir.join("docker-entrypoint.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let found = scripts_without_exec_bit(&probe_model(), Path::new("/w"), deployment.path());
+        assert_eq!(
+            found,
+            [NotExecutable {
+                service: "pgvector".into(),
+                path: script.clone()
+            }]
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            scripts_without_exec_bit(&probe_model(), Path::new("/w"), deployment.path()).is_empty()
+        );
+    }
 
     #[test]
     fn health_time_limits_follow_the_engine() {

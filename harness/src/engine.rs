@@ -621,6 +621,31 @@ fn reason(e: &bollard::errors::Error) -> String {
     }
 }
 
+impl Engine {
+    /// How many containers, networks and volumes carry `label=value` (what a sweep removes).
+    pub async fn count(&self, label: &str, value: &str) -> Result<Swept> {
+        let found = self.labelled(&format!("{label}={value}")).await?;
+        Ok(Swept {
+            containers: found.containers.len(),
+            networks: found.networks.len(),
+            volumes: found.volumes.len(),
+            ..Swept::default()
+        })
+    }
+
+    /// The engine host's total memory in bytes and the directory it keeps images and volumes
+    /// in, as the engine reports them.
+    pub async fn host(&self) -> (Option<u64>, Option<String>) {
+        match self.docker.info().await {
+            Ok(info) => (
+                info.mem_total.and_then(|m| u64::try_from(m).ok()),
+                info.docker_root_dir,
+            ),
+            Err(_) => (None, None),
+        }
+    }
+}
+
 /// What carries a label: (id or name, labels) of each kind of object.
 struct Labelled {
     containers: Vec<(String, HashMap<String, String>)>,

@@ -50,7 +50,7 @@ impl EnvDocument {
             let Some((key, value)) = body.split_once('=') else {
                 return Err(syntax(format!(
                     "expected KEY=VALUE, found `{}`",
-                    shorten(content)
+                    shorten(&mask_secret_line(content))
                 )));
             };
             let key = key.trim_end();
@@ -237,6 +237,21 @@ fn quote(value: &str) -> String {
                 .replace('"', "\\\"")
                 .replace('\n', "\\n")
         )
+    }
+}
+
+/// A broken line that starts with a secret key (`DB_PASSWORD difyai123456`) is shown with its
+/// value masked: the error is printed, and may land in a CI log.
+fn mask_secret_line(content: &str) -> String {
+    let trimmed = content.trim_start();
+    let first = trimmed
+        .split(|c: char| c.is_whitespace() || c == ':')
+        .next()
+        .unwrap_or("");
+    if crate::redact::is_secret_key(first) && trimmed.len() > first.len() {
+        format!("{first} {}", crate::redact::MASK)
+    } else {
+        content.to_string()
     }
 }
 

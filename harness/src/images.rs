@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result, line_of, read_toml};
+use crate::error::{Error, Result, line_of, parse_toml};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageMap {
@@ -25,11 +25,21 @@ struct ImageMapFile {
 
 impl ImageMap {
     pub fn load(path: &Path) -> Result<Self> {
-        let (file, text): (ImageMapFile, String) = read_toml(path, "image map")?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            what: "image map",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text`; `path` names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let file: ImageMapFile = parse_toml(path, text)?;
         if let Some((from, _)) = file.images.iter().find(|(_, to)| to.trim().is_empty()) {
             return Err(Error::Data {
                 file: path.to_path_buf(),
-                line: text.find(from.as_str()).map(|o| line_of(&text, o)),
+                line: text.find(from.as_str()).map(|o| line_of(text, o)),
                 message: format!("`{from}` maps to an empty image name"),
             });
         }
@@ -75,6 +85,38 @@ impl ImageMap {
         map.retain_present(|l| present.iter().any(|p| p == l));
         map
     }
+}
+
+/// The `service (image)` entries of `images` (service -> image) whose image the engine lacks.
+/// `known` remembers answers across cells.
+pub async fn missing_on(
+    engine: &crate::engine::Engine,
+    images: &BTreeMap<String, String>,
+    known: &mut BTreeMap<String, bool>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (service, image) in images {
+        let here = match known.get(image) {
+            Some(h) => *h,
+            None => {
+                let h = engine.image_exists(image).await;
+                known.insert(image.clone(), h);
+                h
+            }
+        };
+        if !here {
+            missing.push(format!("{service} ({image})"));
+        }
+    }
+    missing
+}
+
+/// Why a cell whose images are missing does not run: `plan` and `run` say it alike.
+pub fn not_runnable_here(missing: &[String]) -> String {
+    format!(
+        "no local image for {} (pass --pull to let compose pull)",
+        missing.join(", ")
+    )
 }
 
 /// `docker.io/library/nginx:latest` and `nginx` name the same image.

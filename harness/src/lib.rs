@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod compose;
 pub mod deployment;
+pub mod doctor;
 pub mod engine;
 pub mod envfile;
 pub mod error;

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dify-conformance: {e}");
+            // Errors may quote input that carries a secret (a compose or TOML message).
+            eprintln!(
+                "dify-conformance: {}",
+                harness::redact::redact_known(&e.to_string())
+            );
             e.exit_code()
         }
     };

@@ -136,6 +136,18 @@ impl CellPki {
         })
     }
 
+    /// The private keys' PEM body lines: secrets of the harness's own making, for the
+    /// redactor (a log that dumps a key file shows them line by line).
+    pub fn secrets(&self) -> Vec<String> {
+        std::iter::once(&self.key_pem)
+            .chain(self.certbot.as_ref().map(|l| &l.key_pem))
+            .flat_map(|pem| pem.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The certificate nginx should serve: certbot's when there is one.
     pub fn served_der(&self) -> &[u8] {
         self.certbot

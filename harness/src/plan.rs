@@ -21,7 +21,30 @@ pub struct Plan {
     pub values_origin: crate::values::Origin,
     pub values_from: String,
     pub shard: Option<String>,
+    /// Whether the cells' images were checked on this machine's engine, and how.
+    pub images: ImagesChecked,
     pub cells: Vec<PlannedCell>,
+}
+
+/// How `plan` knows which images this machine has.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "checked", content = "note", rename_all = "snake_case")]
+pub enum ImagesChecked {
+    /// Asked the engine; cells lacking an image are `not_runnable_here`.
+    Engine(String),
+    /// `--pull`: compose pulls what the engine lacks.
+    Pull(String),
+    /// No engine answered: nothing could be checked, cells are judged without images.
+    Unchecked(String),
+}
+
+impl ImagesChecked {
+    pub fn line(&self) -> String {
+        match self {
+            ImagesChecked::Engine(n) | ImagesChecked::Pull(n) => format!("images: {n}"),
+            ImagesChecked::Unchecked(n) => format!("images: not checked ({n})"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -35,7 +58,7 @@ pub struct PlannedCell {
     pub runnability: Runnability,
     /// The compose profiles the cell's `.env` activates.
     pub profiles: Vec<String>,
-    /// `.env` keys the cell sets beyond the example's values.
+    /// `.env` keys the cell sets beyond the example's values (secrets as `***`).
     pub env: BTreeMap<String, String>,
 }
 
@@ -81,10 +104,11 @@ impl Plan {
                 let env = render_env(&catalog.deployment.env_example, cell, &catalog.recipes);
                 let values = env.values();
                 let profiles = catalog.cell_profiles(cell, &env);
+                let redactor = catalog.redactor(cell);
                 let changed = values
                     .iter()
                     .filter(|(k, v)| example.get(*k) != Some(*v))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.clone(), redactor.redact(v)))
                     .collect();
                 PlannedCell {
                     id: cell.id.clone(),
@@ -105,8 +129,29 @@ impl Plan {
             values_origin: catalog.sets.origin,
             values_from: catalog.sets.source.clone(),
             shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
+            images: ImagesChecked::Unchecked("not asked".into()),
             cells,
         }
+    }
+
+    /// Marks the runnable cells whose images are missing here (cell id -> `service (image)`
+    /// entries) `not runnable here`, as `run` would.
+    pub fn with_images(
+        mut self,
+        checked: ImagesChecked,
+        missing: &BTreeMap<String, Vec<String>>,
+    ) -> Self {
+        for cell in &mut self.cells {
+            if let Some(m) = missing.get(&cell.id).filter(|m| !m.is_empty())
+                && cell.runnability.runs()
+            {
+                cell.runnability =
+                    Runnability::NotRunnableHere(crate::images::not_runnable_here(m));
+                cell.profiles.clear();
+            }
+        }
+        self.images = checked;
+        self
     }
 
     pub fn to_json(&self) -> String {
@@ -173,12 +218,18 @@ impl Plan {
         };
         let runnable = count(&|r| *r == Runnability::Runnable);
         let unknown = count(&|r| matches!(r, Runnability::UnknownValue(_)));
+        let not_here = count(&|r| matches!(r, Runnability::NotRunnableHere(_)));
         let _ = writeln!(
             out,
-            "{} cell(s), {runnable} runnable{}, from {} on {}{}; values from {}",
+            "{} cell(s), {runnable} runnable{}{}, from {} on {}{}; values from {}",
             self.cells.len(),
             if unknown > 0 {
                 format!(", {unknown} with an unknown value (tried)")
+            } else {
+                String::new()
+            },
+            if not_here > 0 {
+                format!(", {not_here} not runnable here")
             } else {
                 String::new()
             },
@@ -190,6 +241,7 @@ impl Plan {
                 .unwrap_or_default(),
             self.values_from
         );
+        let _ = writeln!(out, "{}", self.images.line());
         out
     }
 }

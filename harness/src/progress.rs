@@ -62,13 +62,32 @@ impl<F: Fn(&str) + Sync> Progress for F {
     }
 }
 
-/// Progress on stderr, live on a terminal and plain otherwise.
+/// Progress on stderr, live on a terminal and plain otherwise; every secret the process has
+/// learnt is masked (see [`crate::redact::redact_known`]).
 pub fn stderr() -> Box<dyn Progress + Send> {
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
     if std::io::stderr().is_terminal() && !ci {
-        Box::new(Live::start(colour_allowed(std::env::var_os("NO_COLOR"))))
+        Box::new(Redacted(Live::start(colour_allowed(std::env::var_os(
+            "NO_COLOR",
+        )))))
     } else {
-        Box::new(Plain::new(|line: &str| eprintln!("{line}")))
+        Box::new(Redacted(Plain::new(|line: &str| eprintln!("{line}"))))
+    }
+}
+
+/// A progress whose texts pass through [`crate::redact::redact_known`] first.
+pub struct Redacted<P: Progress>(pub P);
+
+impl<P: Progress> Progress for Redacted<P> {
+    fn phase(&self, cell: &str, phase: Phase) {
+        self.0.phase(cell, phase);
+    }
+    fn note(&self, cell: &str, text: &str) {
+        self.0.note(cell, &crate::redact::redact_known(text));
+    }
+    fn done(&self, cell: &str, ending: Ending, text: &str) {
+        self.0
+            .done(cell, ending, &crate::redact::redact_known(text));
     }
 }
 

@@ -90,3 +90,51 @@ fn kept_runs() -> BTreeSet<String> {
         })
         .unwrap_or_default()
 }
+
+/// What [`reap`] would remove, counted, nothing removed (for `doctor`).
+pub async fn leftovers(engine: &Engine) -> Result<Reaped> {
+    let mut found = Reaped::default();
+    for run in dead_runs(engine).await? {
+        let s = engine.count(labels::RUN, &run).await?;
+        found.swept.containers += s.containers;
+        found.swept.networks += s.networks;
+        found.swept.volumes += s.volumes;
+        found.runs.push(run);
+    }
+    found.directories = dead_workspaces().len();
+    Ok(found)
+}
+
+/// Runs with labelled objects on the engine whose owner process is gone.
+async fn dead_runs(engine: &Engine) -> Result<Vec<String>> {
+    Ok(engine
+        .managed_runs()
+        .await?
+        .into_iter()
+        // Unreadable owner: not ours to judge.
+        .filter(|(_, owner)| {
+            owner
+                .as_deref()
+                .and_then(Owner::parse)
+                .is_some_and(|o| !o.is_alive())
+        })
+        .map(|(run, _)| run)
+        .collect())
+}
+
+/// Workspace directories whose owner file names a process that is gone.
+pub fn dead_workspaces() -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(workspace::root()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            std::fs::read_to_string(p.join(OWNER_FILE))
+                .ok()
+                .and_then(|t| Owner::parse(t.trim()))
+                .is_some_and(|o| !o.is_alive())
+        })
+        .collect()
+}

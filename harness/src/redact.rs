@@ -10,6 +10,7 @@
 //! whole token, never inside a longer word.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 /// Words of a key name (split on `_`) that mark its value as a secret.
 const SECRET_WORDS: &[&str] = &[
@@ -79,8 +80,14 @@ impl Redactor {
             if is_secret_key(key) && could_be_secret(value) && !public.contains(value.trim()) {
                 secrets.insert(value.trim().to_string());
             }
-            if let Some(pw) = url_password(value) {
-                secrets.insert(pw);
+            for url in urls_in(value) {
+                secrets.extend(url.password);
+                // A DSN under a secret key may carry its secret as the user (Sentry's key).
+                if is_secret_key(key)
+                    && let Some(user) = url.user.filter(|u| could_be_secret(u))
+                {
+                    secrets.insert(user);
+                }
             }
         }
         Self::with_secrets(secrets)
@@ -149,12 +156,91 @@ fn replace_whole(text: &str, secret: &str) -> String {
     out
 }
 
-fn url_password(value: &str) -> Option<String> {
-    let rest = &value[value.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    let (_, pw) = userinfo.split_once(':')?;
-    (!pw.is_empty()).then(|| pw.to_string())
+/// The user info of a URL found in a value.
+#[derive(Debug, PartialEq)]
+struct UserInfo {
+    user: Option<String>,
+    /// As written and, when it is percent-encoded, decoded too (logs may show either).
+    password: Vec<String>,
+}
+
+/// The user info of every URL in `value` (a list such as `a://x:p@h,b://y:q@k` has several).
+fn urls_in(value: &str) -> Vec<UserInfo> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(at) = rest.find("://") {
+        rest = &rest[at + 3..];
+        let end = rest
+            .find(['/', '?', '#', ',', ' ', '"', '\''])
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let Some(at_sign) = authority.rfind('@') else {
+            continue;
+        };
+        let userinfo = &authority[..at_sign];
+        let (user, pw) = match userinfo.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (userinfo, None),
+        };
+        let mut password = Vec::new();
+        if let Some(pw) = pw.filter(|p| !p.is_empty()) {
+            password.push(pw.to_string());
+            let decoded = percent_decode(pw);
+            if decoded != pw {
+                password.push(decoded);
+            }
+        }
+        out.push(UserInfo {
+            user: (!user.is_empty()).then(|| user.to_string()),
+            password,
+        });
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every secret this process has learnt (each cell's `.env`, the credentials it generated, the
+/// matrix's values): the last line of defence for what leaves at the edges (errors, progress),
+/// where the text was not built from one cell's redacted report.
+static KNOWN: Mutex<Option<Redactor>> = Mutex::new(None);
+
+/// Adds `r`'s secrets to those [`redact_known`] masks.
+pub fn remember(r: &Redactor) {
+    if r.is_empty() {
+        return;
+    }
+    let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+    *known = Some(match known.as_ref() {
+        Some(k) => k.merged(r),
+        None => r.clone(),
+    });
+}
+
+/// `text` with every secret this process has learnt masked.
+pub fn redact_known(text: &str) -> String {
+    match KNOWN.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        Some(r) => r.redact(text),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +319,37 @@ mod tests {
     #[case("VECTOR_STORE", false)]
     fn names_secret_keys(#[case] key: &str, #[case] secret: bool) {
         assert_eq!(is_secret_key(key), secret, "{key}");
+    }
+
+    #[test]
+    fn masks_every_url_password_dsn_keys_and_encoded_passwords() {
+        let r = redactor(&[
+            (
+                "SQLALCHEMY_DATABASE_URI",
+                "postgresql://dify:pg%40secret9@db:5432/dify",
+            ),
+            (
+                "CELERY_SENTINELS",
+                "redis://:first-pw1@s1:26379,redis://:second-pw2@s2:26379",
+            ),
+            ("SENTRY_DSN", "https://a1b2c3d4e5f6@o1.ingest.sentry.io/5"),
+            ("APP_URL", "https://user@example.test/"),
+        ]);
+        assert_eq!(
+            r.redact(
+                "pg%40secret9 pg@secret9 first-pw1 second-pw2 https://a1b2c3d4e5f6@o1 user@example"
+            ),
+            "*** *** *** *** https://***@o1 user@example"
+        );
+    }
+
+    #[test]
+    fn known_secrets_are_masked_at_the_edges() {
+        remember(&Redactor::with_secrets(["edge-secret-4711".to_string()]));
+        assert_eq!(
+            redact_known("error near edge-secret-4711"),
+            "error near ***"
+        );
     }
 
     #[test]

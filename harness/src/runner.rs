@@ -192,6 +192,7 @@ pub async fn run_cell(
     .values();
     let example = config.catalog.deployment.env_example.values();
     let env_redactor = Redactor::from_env(&rendered);
+    crate::redact::remember(&env_redactor);
     report.env = rendered
         .iter()
         .filter(|(k, v)| example.get(*k) != Some(*v))
@@ -203,6 +204,26 @@ pub async fn run_cell(
         progress.done(&cell.id, Ending::NotRun, &format!("not run: {reason}"));
         report.mark_not_run(kind, reason);
         return report;
+    }
+
+    // Judged as `plan` judges it (same images, same words), before anything is copied.
+    if !config.pull {
+        let wanted = config.catalog.cell_images(cell, images);
+        let missing = crate::images::missing_on(engine, &wanted, &mut BTreeMap::new()).await;
+        if !missing.is_empty() {
+            let why = crate::images::not_runnable_here(&missing);
+            progress.done(
+                &cell.id,
+                Ending::NotRun,
+                &format!("not run: not runnable here: {why}"),
+            );
+            report.mark_not_run(
+                NotRunKind::NotRunnableHere,
+                format!("not runnable here: {why}"),
+            );
+            report.duration_ms = ms(started.elapsed());
+            return report;
+        }
     }
 
     progress.phase(&cell.id, Phase::Preparing);
@@ -261,8 +282,8 @@ pub async fn run_cell(
             report.mark_not_run(
                 NotRunKind::NotRunnableHere,
                 format!(
-                    "not runnable here: no local image for {} (pass --pull to let compose pull)",
-                    missing.join(", ")
+                    "not runnable here: {}",
+                    crate::images::not_runnable_here(&missing)
                 ),
             );
             report.duration_ms = ms(started.elapsed());
@@ -283,10 +304,10 @@ pub async fn run_cell(
         }
     }
     let admin = generated_admin();
-    let redactor = Redactor::from_env(&secrets).merged(&Redactor::with_secrets([admin
-        .password
-        .expose()
-        .to_string()]));
+    let generated = std::iter::once(admin.password.expose().to_string())
+        .chain(ws.pki.iter().flat_map(|p| p.secrets()));
+    let redactor = Redactor::from_env(&secrets).merged(&Redactor::with_secrets(generated));
+    crate::redact::remember(&redactor);
 
     let deadline = Instant::now() + cell.timeout;
     let mut stack = Stack::new(&ws, engine, config.pull);
@@ -626,6 +647,10 @@ pub(crate) fn redact_report(report: &mut CellReport, r: &Redactor) {
         o.url = o.url.as_deref().map(|u| r.redact(u));
         for line in &mut o.evidence {
             *line = r.redact(line);
+        }
+        // Facts quote what the stack said (a worker's queue list), secrets included.
+        for v in o.facts.values_mut() {
+            *v = r.redact(v);
         }
     }
 }

@@ -228,11 +228,14 @@ impl Stack {
         tokio::select! {
             res = tokio::time::timeout_at(deadline, up) => match res {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(StackFailure {
-                    stage: Stage::Up,
-                    message: format!("docker compose up failed: {}", one_line(&e)),
-                    services: Vec::new(),
-                }),
+                Ok(Err(e)) => {
+                    let failure = crate::compose::up_failure(&e.to_string(), &self.project, &self.model);
+                    Err(StackFailure {
+                        stage: Stage::Up,
+                        message: failure.to_string(),
+                        services: failure.services,
+                    })
+                }
                 Err(_) => Err(StackFailure {
                     stage: Stage::Up,
                     message: "docker compose up did not finish within its time-out".into(),

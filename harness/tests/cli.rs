@@ -1,6 +1,8 @@
 //! The CLI on bad input: one clear line naming what is wrong, the right exit code, no panic.
 //! Cases live in `fixtures/bad-input/` (see its README).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -98,11 +100,20 @@ fn plan_lists_the_smoke_cells() {
     );
 }
 
-/// `plan` output is user-facing: snapshot it, with the checkout's path masked. Where the values
-/// came from depends on the engine (the stand-in's api image is read when present, see
-/// tests/releases.rs), so that one sentence is masked too; the values themselves are the same.
+/// `plan` output is user-facing: snapshot it, with the checkout's path masked. It is taken as
+/// `plan` runs without an engine (no images checked, every image map entry applied), the one
+/// view that is the same on every machine; what an engine changes (cells whose images are
+/// missing) is tested against the engine below. Where the values came from depends on the
+/// engine too (the api image is read when present, see tests/releases.rs), so that sentence is
+/// masked; the values themselves are the same.
 fn plan_output(args: &[&str]) -> String {
-    let out = dify_conformance(&[&["plan"], args].concat());
+    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .arg("plan")
+        .args(args)
+        .current_dir(bundled::root())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -235,5 +246,121 @@ fn plan_snapshots() {
             .filter(|l| !l.contains("dev.dify-conformance.owner"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+#[test]
+fn plan_works_without_an_engine_and_says_it_could_not_check_images() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .args(["plan"])
+        .current_dir(bundled::root())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("pgvector.opendal  runnable"), "{stdout}");
+    assert!(
+        stdout.contains("images: not checked (no Docker engine: "),
+        "{stdout}"
+    );
+}
+
+/// A cell whose image the engine lacks: `plan` lists it as not runnable here, naming the
+/// image, and `run` does not run it, for the same reason in the same words.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_and_run_agree_on_a_cell_whose_image_is_missing() {
+    if common::engine_or_skip("missing-image").await.is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let docker = dir.path().join("docker");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(bundled::deployment())
+        .arg(&docker)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let compose = docker.join("docker-compose.yaml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    let absent = "dify-conformance/absent-for-a-test:never";
+    assert!(text.contains("image: redis:6-alpine"));
+    std::fs::write(
+        &compose,
+        text.replace("image: redis:6-alpine", &format!("image: {absent}")),
+    )
+    .unwrap();
+    let d = docker.display().to_string();
+
+    let out = dify_conformance(&["plan", "--deployment", &d, "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cell = &plan["cells"][0];
+    assert_eq!(cell["status"], "not_runnable_here", "{cell}");
+    let reason = cell["reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        format!("no local image for redis ({absent}) (pass --pull to let compose pull)")
+    );
+    let out = dify_conformance(&["plan", "--deployment", &d, "--explain", "pgvector.opendal"]);
+    let explain = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        explain.contains(&format!("redis                {absent}  [missing here]")),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("nginx                dify-conformance/nginx:local (for nginx:latest)"),
+        "{explain}"
+    );
+
+    let reports = dir.path().join("out");
+    let out = dify_conformance(&[
+        "run",
+        "--deployment",
+        &d,
+        "--out",
+        &reports.display().to_string(),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("report.json")).unwrap()).unwrap();
+    let ran = &report["cells"][0];
+    assert_eq!(
+        ran["status"],
+        "not_run",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ran["not_run"], "not_runnable_here");
+    assert_eq!(ran["reason"], format!("not runnable here: {reason}"));
+}
+
+/// A script compose runs as an entrypoint that lost its exec bit stops `plan` and `run` before
+/// anything starts (also `fixtures/bad-input/entrypoint-not-executable`).
+#[test]
+fn run_refuses_an_entrypoint_without_its_exec_bit_before_anything_starts() {
+    let case = bundled::root().join("fixtures/bad-input/entrypoint-not-executable");
+    let d = case.join("docker").display().to_string();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dify-conformance"))
+        .args(["run", "--deployment", &d, "--allow-unknown-values", "--out"])
+        .arg(out_dir.path().join("out"))
+        // No engine is asked: the deployment is refused first.
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("service pgvector runs") && stderr.contains("fix: chmod +x "),
+        "{stderr}"
     );
 }

@@ -1,7 +1,7 @@
 //! Every runnable cell of a deployment resolves (`docker compose config`, no engine needed) to
 //! exactly the always-on services, its VECTOR_STORE's and DB_TYPE's profile services and its
 //! recipes' services; and no two cells share a container name, a host port or a bind-mount
-//! source, so any set of them can run side by side.
+//! source, so any set of them can run side by side; and `plan` names the images each runs.
 //!
 //! Runs on the bundled stand-in; `DIFY_DOCKER_DIRS=dir1:dir2` adds real Dify `docker/`
 //! directories (kept outside the repository).
@@ -104,6 +104,20 @@ async fn cells_resolve_to_their_services_and_never_collide() {
                 problems.push(format!(
                     "{}: services {:?}, expected {:?}",
                     cell.id, got, expected
+                ));
+            }
+            // `plan` judges a cell's images without preparing it; it must name what runs.
+            let planned = catalog.cell_images(cell, &images);
+            let prepared: BTreeMap<String, String> = ws
+                .model
+                .services
+                .iter()
+                .filter_map(|(n, s)| Some((n.clone(), s.image.clone()?)))
+                .collect();
+            if planned != prepared {
+                problems.push(format!(
+                    "{}: plan's images {planned:?}, the prepared cell's {prepared:?}",
+                    cell.id
                 ));
             }
             for (name, s) in &ws.model.services {

@@ -200,6 +200,7 @@ impl NotRunKind {
             R::External(_) => Some(NotRunKind::External),
             R::NoRecipe(_) => Some(NotRunKind::NoRecipe),
             R::NotOffered(_) => Some(NotRunKind::NotOffered),
+            R::NotRunnableHere(_) => Some(NotRunKind::NotRunnableHere),
         }
     }
 }
@@ -439,8 +440,13 @@ impl Report {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses a `report.json`'s text; `path` names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
         // Say "wrong schema" before serde says "missing field" for an older or newer report.
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Data {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Data {
             file: path.to_path_buf(),
             line: Some(e.line()),
             message: format!("not a JSON report: {e}"),
@@ -464,7 +470,7 @@ impl Report {
                 });
             }
         }
-        json::parse(&text).map_err(|e| Error::Data {
+        json::parse(text).map_err(|e| Error::Data {
             file: path.to_path_buf(),
             line: Some(e.line()),
             message: e.to_string(),
