@@ -72,6 +72,25 @@ async fn wait_for_api(base: &str) {
     }
 }
 
+/// Waits until a Celery worker answers a ping: a running deployment, as an operator checks it,
+/// has its workers consuming (`compose up -d` returns before they do).
+async fn wait_for_worker(broker: &suites::BrokerUrl) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        match suites::clients::celery_control::ping(broker, Duration::from_secs(1)).await {
+            Ok(replies) if !replies.is_empty() => return,
+            // Nobody answered within the ping's own second: ask again.
+            Ok(_) => {}
+            // The broker refused: it answers again in a moment.
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no Celery worker answered a ping"
+        );
+    }
+}
+
 async fn check(args: &[String], password: Option<&str>) -> (i32, Value, String) {
     let out_dir = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dify-conformance"));
@@ -228,6 +247,7 @@ async fn check_reads_a_running_deployment_and_with_writes_leaves_nothing_behind(
     let broker = broker_access.url_via("127.0.0.1", redis).unwrap();
     let base = format!("http://127.0.0.1:{http}");
     wait_for_api(&base).await;
+    wait_for_worker(&broker).await;
     let env_file = ws.dir.join(".env");
     let common_args = |extra: &[&str]| -> Vec<String> {
         let mut args = vec![

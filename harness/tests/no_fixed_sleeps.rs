@@ -29,7 +29,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     (
         "harness/tests/check.rs",
         "tokio::time::sleep(Duration::from_millis(500))",
-        "wait_for_api asks /console/api/setup each round; stored_files lists the storage each round",
+        "wait_for_api asks /console/api/setup each round, wait_for_worker pings the workers, stored_files lists the storage each round",
     ),
     (
         "ci/setup",
