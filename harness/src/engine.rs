@@ -622,6 +622,36 @@ fn reason(e: &bollard::errors::Error) -> String {
 }
 
 impl Engine {
+    /// The exit code of the last time `container` died, from the engine's event log (the
+    /// container's own state says 0 once a restart policy has it running again).
+    pub async fn last_exit_code(&self, container: &str) -> Option<i64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        let options = bollard::query_parameters::EventsOptions {
+            // The engine keeps its recent events; a cell's crash loop is well inside an hour.
+            since: Some(now.saturating_sub(3600).to_string()),
+            until: Some(now.to_string()),
+            filters: Some(HashMap::from([
+                ("container".to_string(), vec![container.to_string()]),
+                ("event".to_string(), vec!["die".to_string()]),
+            ])),
+        };
+        let mut events = self.docker.events(Some(options));
+        let mut last = None;
+        while let Some(Ok(e)) = futures_util::StreamExt::next(&mut events).await {
+            if let Some(code) = e
+                .actor
+                .and_then(|a| a.attributes)
+                .and_then(|a| a.get("exitCode").and_then(|c| c.parse::<i64>().ok()))
+            {
+                last = Some(code);
+            }
+        }
+        last
+    }
+
     /// How many containers, networks and volumes carry `label=value` (what a sweep removes).
     pub async fn count(&self, label: &str, value: &str) -> Result<Swept> {
         let found = self.labelled(&format!("{label}={value}")).await?;

@@ -206,7 +206,19 @@ impl Stack {
                 })
                 .collect()
         };
-        let verdict = judge(&self.model, &states, &running_for);
+        let mut verdict = judge(&self.model, &states, &running_for);
+        // A container running again after a restart says 0; its last death is in the events.
+        if let Verdict::Fatal { service, reason } = &mut verdict
+            && reason.contains("(crash loop)")
+            && let Some(s) = states.iter().find(|s| &s.service == service)
+            && let Some(code) = self.engine.last_exit_code(&s.id).await
+            && code != 0
+        {
+            *reason = reason.replace(
+                "(crash loop)",
+                &format!("(crash loop, last exit code {code})"),
+            );
+        }
         Ok((states, verdict))
     }
 
