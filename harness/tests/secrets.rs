@@ -188,7 +188,12 @@ async fn a_run_with_planted_secrets_prints_and_writes_none_of_them() {
     };
     // The planted values run like Dify's defaults: only Dify's default findings fail (no policy
     // accepts them here)...
-    let defaults = ["cors.reflection", "ssl.hsts", "ssl.http-redirect"];
+    let defaults = [
+        "cors.reflection",
+        "ssl.hsts",
+        "ssl.http-redirect",
+        "ssl.cookie-secure",
+    ];
     let opendal = failed("pgvector.opendal");
     assert!(
         opendal.iter().all(|c| defaults.contains(&c.as_str())),
