@@ -543,6 +543,20 @@ impl Engine {
                 .build();
             match self.docker.remove_container(id, Some(opts)).await {
                 Ok(()) => swept.containers += 1,
+                // Gone already: a request the engine took before we asked (a run's own
+                // teardown whose client vanished) finished it.
+                Err(e) if status(&e) == Some(404) => swept.containers += 1,
+                // The engine is removing it for someone else: wait for that to finish.
+                Err(e) if status(&e) == Some(409) && reason(&e).contains("in progress") => {
+                    match self.removed(id).await {
+                        Ok(()) => swept.containers += 1,
+                        Err(why) => swept.failures.push(format!(
+                            "container {}: {}; {why}",
+                            short(id),
+                            reason(&e)
+                        )),
+                    }
+                }
                 Err(e) => swept
                     .failures
                     .push(format!("container {}: {}", short(id), reason(&e))),
@@ -551,6 +565,7 @@ impl Engine {
         for (id, labels) in &found.networks {
             match self.docker.remove_network(id).await {
                 Ok(()) => swept.networks += 1,
+                Err(e) if status(&e) == Some(404) => swept.networks += 1,
                 Err(e) => {
                     // Name the network as `docker network ls` does, and what is still on it.
                     let name = self
@@ -586,6 +601,7 @@ impl Engine {
             let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
             match self.docker.remove_volume(name, Some(opts)).await {
                 Ok(()) => swept.volumes += 1,
+                Err(e) if status(&e) == Some(404) => swept.volumes += 1,
                 Err(e) => swept
                     .failures
                     .push(format!("volume {name}: {}", reason(&e))),
@@ -610,6 +626,40 @@ impl Engine {
             }
         }
         Ok(runs)
+    }
+}
+
+/// The HTTP status of an engine error, if the engine answered at all.
+fn status(e: &bollard::errors::Error) -> Option<u16> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// How long a removal someone else started may take before the sweep gives up on it.
+const REMOVAL_IN_PROGRESS_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Engine {
+    /// Returns once the engine has removed `id` (its `wait?condition=removed`), or says why not.
+    async fn removed(&self, id: &str) -> std::result::Result<(), String> {
+        use bollard::query_parameters::WaitContainerOptionsBuilder;
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("removed")
+            .build();
+        let mut wait = self.docker.wait_container(id, Some(options));
+        match tokio::time::timeout(REMOVAL_IN_PROGRESS_LIMIT, wait.next()).await {
+            Err(_) => Err(format!(
+                "still being removed after {} s",
+                REMOVAL_IN_PROGRESS_LIMIT.as_secs()
+            )),
+            // A 404 here means it went before the wait began; a non-zero exit code is the
+            // container's own and does not matter once it is gone.
+            Ok(None) | Ok(Some(Ok(_))) => Ok(()),
+            Ok(Some(Err(e))) if status(&e) == Some(404) => Ok(()),
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))) => Ok(()),
+            Ok(Some(Err(e))) => Err(reason(&e)),
+        }
     }
 }
 
