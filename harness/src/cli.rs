@@ -64,9 +64,10 @@ pub enum Command {
         /// Image map (upstream image = local image); entries whose local image is absent are ignored.
         #[arg(long, value_name = "FILE")]
         images: Option<PathBuf>,
-        /// Cells to run at once; each is a whole Dify stack.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
-        jobs: u16,
+        /// Cells to run at once; each is a whole Dify stack. Default: half the CPUs, at most
+        /// one per 3 GiB of available memory, at least 1.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+        jobs: Option<u16>,
         /// Only the I-th of N stable parts of the matrix (as `plan --shard`).
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
@@ -261,6 +262,14 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             // Before anything slow: from here on SIGINT and SIGTERM tear down instead of killing.
             let mut signals = Signals::listen()?;
             let shard = shard.as_deref().map(parse_shard).transpose()?;
+            crate::endpoint::Endpoint::from_env()?;
+            // Before anything is copied or started: a full disk is an error now.
+            check_writable(&out)?;
+            check_room(
+                &out,
+                &input.deployment.clone().unwrap_or_else(bundled::deployment),
+                jobs_for_room(jobs),
+            )?;
             let (catalog, matrix, all) = input.load().await?;
             // Read the policy before anything starts: a bad one is an input error, not a
             // surprise after an hour of stacks.
@@ -272,7 +281,6 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             catalog.check_entrypoints(&cells)?;
             let images = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
             // Before any stack starts: an hour of stacks must not end in "cannot write".
-            check_writable(&out)?;
             let engine = Engine::connect().await?;
             crate::compose::version().await?;
             let reaped = crate::reaper::reap(&engine, &crate::reaper::Scope::DeadNotKept).await?;
@@ -298,7 +306,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 } else {
                     suites
                 },
-                jobs: usize::from(jobs),
+                jobs: jobs.map_or_else(
+                    || crate::runner::default_jobs(&crate::runner::Resources::here()),
+                    usize::from,
+                ),
                 pull,
                 shard,
                 artifacts_dir: Some(out.join("artifacts")),
@@ -306,7 +317,16 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 logs_dir: Some(staging.join("logs")),
                 keep_on_failure,
             };
-            eprintln!("run {run_id}: {} cell(s)", config.cells.len());
+            eprintln!(
+                "run {run_id}: {} cell(s), {} at a time{}",
+                config.cells.len(),
+                config.jobs,
+                if jobs.is_none() {
+                    format!(" ({})", crate::runner::Resources::here())
+                } else {
+                    String::new()
+                }
+            );
             let progress = crate::progress::stderr();
             // The run's future is dropped before a branch's handler runs, which kills any
             // `compose up` child it had; teardown then waits for those to be gone.
@@ -521,6 +541,56 @@ fn check_writable(out: &std::path::Path) -> Result<()> {
     std::fs::write(&probe, b"").map_err(|e| bad(format!("cannot write in it ({e})")))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// Room the report files and saved logs need under `--out` (logs are capped per service).
+const OUT_ROOM_MIB: u64 = 32;
+/// Room a cell's volumes need beyond the deployment's copy before its services write data.
+const CELL_ROOM_MIB: u64 = 64;
+
+fn jobs_for_room(jobs: Option<u16>) -> u64 {
+    jobs.map_or_else(
+        || crate::runner::default_jobs(&crate::runner::Resources::here()) as u64,
+        u64::from,
+    )
+}
+
+/// Before any stack starts: a full disk must be an error now, not a cell failing to copy its
+/// deployment or a report half written an hour later. `doctor` gives the generous estimate;
+/// this refuses only what cannot work.
+fn check_room(out: &std::path::Path, deployment: &std::path::Path, jobs: u64) -> Result<()> {
+    let need = |path: &std::path::Path, need_mib: u64, what: String, hint: &'static str| {
+        match crate::host::free_mib(path) {
+            Some(free_mib) if free_mib < need_mib => Err(Error::NoSpace {
+                path: path.to_path_buf(),
+                free_mib,
+                need_mib,
+                what,
+                hint,
+            }),
+            _ => Ok(()),
+        }
+    };
+    need(
+        out,
+        OUT_ROOM_MIB,
+        "the report files and saved logs".into(),
+        ", or choose another --out",
+    )?;
+    let root = crate::workspace::root();
+    let mut probe = root.as_path();
+    while !probe.exists() {
+        probe = probe.parent().unwrap_or(std::path::Path::new("/"));
+    }
+    let copy = crate::host::dir_size_mib(deployment, true);
+    need(
+        probe,
+        (copy + CELL_ROOM_MIB) * jobs,
+        format!(
+            "the workspaces ({jobs} at once, each a {copy} MiB copy of the deployment plus {CELL_ROOM_MIB} MiB of volumes)"
+        ),
+        ", or point TMPDIR elsewhere",
+    )
 }
 
 /// SIGINT and SIGTERM, caught from the moment they are listened for.

@@ -277,7 +277,7 @@ async fn resources(
     };
     // Containers use the engine host's memory: here when the engine is local.
     let free_mem = if local_engine {
-        mem_available_mib().map(|m| (m, "available here (MemAvailable)"))
+        crate::host::available_mib().map(|m| (m, "available here (MemAvailable)"))
     } else {
         engine_total.map(|b| (b / (1 << 20), "total on the engine's host"))
     };
@@ -301,7 +301,7 @@ async fn resources(
         )),
     }
 
-    let copy = dir_size_mib(&catalog.deployment.dir, true);
+    let copy = crate::host::dir_size_mib(&catalog.deployment.dir, true);
     let need_disk = (copy + CELL_STATE_MIB) * jobs;
     let ws_root = crate::workspace::root();
     let probe = if ws_root.exists() {
@@ -313,7 +313,7 @@ async fn resources(
         "estimated: the deployment's copy ({}, without volumes/) plus {CELL_STATE_MIB} MiB of volumes and logs per cell, times --jobs {jobs}",
         mib(copy)
     );
-    match free_mib(&probe) {
+    match crate::host::free_mib(&probe) {
         Some(free) if free >= need_disk => d.ok(format!(
             "disk: {} free under {}; the workspaces need ~{} ({how})",
             gib(free),
@@ -339,7 +339,7 @@ async fn resources(
         )),
     }
     if let Some(root) = engine_root.filter(|_| local_engine)
-        && let Some(free) = free_mib(Path::new(&root))
+        && let Some(free) = crate::host::free_mib(Path::new(&root))
     {
         if free >= ENGINE_ROOM_MIB {
             d.ok(format!(
@@ -434,50 +434,6 @@ async fn images(
             unapplied.join(", ")
         ));
     }
-}
-
-fn mem_available_mib() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
-}
-
-/// Free MiB of the file system holding `path`, from `df` (POSIX output).
-fn free_mib(path: &Path) -> Option<u64> {
-    let out = std::process::Command::new("df")
-        .arg("-Pk")
-        .arg(path)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let kib: u64 = text
-        .lines()
-        .nth(1)?
-        .split_whitespace()
-        .nth(3)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024)
-}
-
-/// Size in MiB (rounded up) of what a workspace copies of `dir`.
-fn dir_size_mib(dir: &Path, top: bool) -> u64 {
-    fn bytes(dir: &Path, top: bool) -> u64 {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        entries
-            .flatten()
-            .filter(|e| !(top && (e.file_name() == "volumes" || e.file_name() == ".env")))
-            .map(|e| match e.file_type() {
-                Ok(t) if t.is_dir() => bytes(&e.path(), false),
-                Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
-                Err(_) => 0,
-            })
-            .sum()
-    }
-    bytes(dir, top).div_ceil(1 << 20)
 }
 
 fn gib(mib: u64) -> String {

@@ -75,7 +75,8 @@ impl Engine {
         let unavailable = |e: bollard::errors::Error| Error::EngineUnavailable {
             reason: e.to_string(),
         };
-        let docker = Docker::connect_with_local_defaults().map_err(unavailable)?;
+        // DOCKER_HOST as the docker CLI reads it: unix, tcp or ssh.
+        let docker = Docker::connect_with_defaults().map_err(unavailable)?;
         // Older engines (20.10 speaks API 1.41) refuse requests at bollard's default version.
         let docker = docker.negotiate_version().await.map_err(unavailable)?;
         docker.ping().await.map_err(unavailable)?;

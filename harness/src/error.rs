@@ -14,7 +14,7 @@ pub mod exit {
     pub const CHECKS_FAILED: i32 = 1;
     /// Bad input: flags, matrix, policy, reports, deployment directory, `.env`.
     pub const BAD_INPUT: i32 = 2;
-    /// Infrastructure: no Docker engine, no compose plugin, an unwritable output directory.
+    /// Infrastructure: no Docker engine, no compose plugin, no room on disk.
     pub const INFRASTRUCTURE: i32 = 3;
     /// Stopped by Ctrl-C (128 + SIGINT), after teardown.
     pub const INTERRUPTED: i32 = 130;
@@ -66,6 +66,16 @@ pub enum Error {
     EngineLost { during: String },
     #[error("`docker compose` (v2) is not available ({reason}); run ci/setup to install it")]
     ComposeUnavailable { reason: String },
+    #[error(
+        "{path}: {free_mib} MiB free, the run needs at least {need_mib} MiB there for {what}; free space there{hint}"
+    )]
+    NoSpace {
+        path: PathBuf,
+        free_mib: u64,
+        need_mib: u64,
+        what: String,
+        hint: &'static str,
+    },
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -90,6 +100,7 @@ impl Error {
             | Error::EngineUnavailable { .. }
             | Error::EngineLost { .. }
             | Error::ComposeUnavailable { .. }
+            | Error::NoSpace { .. }
             | Error::Io { .. } => exit::INFRASTRUCTURE,
         }
     }

@@ -2,8 +2,9 @@
 //! harness without editing the deployment's own files.
 //!
 //! - images from the image map;
-//! - no fixed `container_name` (`!reset`), published ports on 127.0.0.1 with ephemeral host
-//!   ports (`!override`), plus the ports the harness needs (the broker);
+//! - no fixed `container_name` (`!reset`), published ports on loopback (all interfaces for a
+//!   remote engine, see `endpoint`) with ephemeral host ports (`!override`), plus the ports the
+//!   harness needs (the broker);
 //! - labels on every service, network and volume for teardown and the reaper.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +17,8 @@ use crate::recipe::CellRecipe;
 /// What the override asks of one stack.
 #[derive(Clone, Debug, Default)]
 pub struct OverrideSpec<'a> {
+    /// The host IP ports are published on; loopback when `None`.
+    pub publish_ip: Option<&'a str>,
     pub images: Option<&'a ImageMap>,
     pub labels: BTreeMap<String, String>,
     /// Extra container ports to publish on loopback, per service (e.g. the broker's 6379).
@@ -75,7 +78,8 @@ pub fn render(model: &ComposeModel, spec: &OverrideSpec<'_>) -> (String, Vec<Sub
                 } else {
                     format!("/{protocol}")
                 };
-                let _ = writeln!(y, "      - {}", q(&format!("127.0.0.1::{target}{suffix}")));
+                let ip = spec.publish_ip.unwrap_or("127.0.0.1");
+                let _ = writeln!(y, "      - {}", q(&format!("{ip}::{target}{suffix}")));
             }
         }
         let own_env = spec.service_env.and_then(|e| e.get(name));
@@ -244,6 +248,7 @@ mod tests {
             "dify-conformance/nginx:local".to_string(),
         )]);
         let spec = OverrideSpec {
+            publish_ip: None,
             service_env: None,
             images: Some(&map),
             labels: BTreeMap::from([("dev.dify-conformance.run".into(), "r1".into())]),
@@ -261,5 +266,13 @@ mod tests {
                 local: "dify-conformance/nginx:local".into()
             }]
         );
+        // A remote engine publishes where the harness can reach it.
+        let remote = OverrideSpec {
+            publish_ip: Some("0.0.0.0"),
+            ..spec
+        };
+        let (yaml, _) = render(&model, &remote);
+        assert!(yaml.contains("- \"0.0.0.0::6379\""), "{yaml}");
+        assert!(!yaml.contains("127.0.0.1::"), "{yaml}");
     }
 }

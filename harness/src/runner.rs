@@ -337,6 +337,14 @@ pub async fn run_cell(
                 crate::stack::Stage::Checks => "checks",
             };
             report.reason = Some(format!("{stage}: {}", failure.message));
+            // Said the moment it is known: saving logs and tearing down take longer.
+            progress.note(
+                &cell.id,
+                &redactor.redact(&format!(
+                    "verdict: error: {}",
+                    report.reason.as_deref().unwrap_or_default()
+                )),
+            );
             report.logs = stack.logs(&failure.services).await;
             if report.logs.is_empty() {
                 report.logs = stack.logs(&[]).await;
@@ -477,6 +485,7 @@ async fn bring_up_and_check(
 
     progress.phase(&cell.id, Phase::Ready);
     let t = Instant::now();
+    let ready_started = t;
     let http_port = stack
         .host_port(ENTRY_SERVICE, ws.access.http_port)
         .await
@@ -486,7 +495,7 @@ async fn bring_up_and_check(
                 ws.access.http_port
             ))
         })?;
-    let base_url = format!("http://127.0.0.1:{http_port}");
+    let base_url = format!("http://{}", ws.endpoint.addr(http_port));
     let mut target = Target::new(&base_url).map_err(|e| failure(e.to_string()))?;
     if let Some(dir) = &config.artifacts_dir {
         target = target.with_artifacts_dir(dir.join(&report.id));
@@ -516,7 +525,7 @@ async fn bring_up_and_check(
             .await
             .ok_or_else(|| failure(format!("{ENTRY_SERVICE} publishes no host port for {port}")))?;
         target = target.with_tls(TlsEndpoint {
-            addr: format!("127.0.0.1:{host_port}"),
+            addr: ws.endpoint.addr(host_port),
             server_name: "localhost".into(),
             roots_pem: pki.ca_pem.clone().into_bytes(),
             expected_leaf_der: Some(pki.served_der().to_vec()),
@@ -533,7 +542,7 @@ async fn bring_up_and_check(
             ))
         })?;
         let url = b
-            .url_via("127.0.0.1", host_port)
+            .url_via(&ws.endpoint.host, host_port)
             .map_err(|e| failure(e.to_string()))?;
         target = target.with_broker(url);
     }
@@ -562,19 +571,43 @@ async fn bring_up_and_check(
             .max(Duration::from_secs(30)),
     );
     // The suites run while the engine is watched: a service that dies under them ends the
-    // cell at once, naming the service, instead of every later check failing on its own.
-    let run = tokio::select! {
-        run = tokio::time::timeout_at(checks_deadline, suites::run_suites(&target, &config.suites)) => run,
-        (service, reason) = stack.first_failure() => {
-            report.timings.checks_ms = ms(t.elapsed());
-            return Err(StackFailure {
-                stage: crate::stack::Stage::Checks,
-                message: format!("service {service} {reason} while the checks ran"),
-                services: vec![service],
-            });
+    // cell at once, naming the service, instead of every later check failing on its own; and
+    // healthchecks that had not passed when the suites started are judged meanwhile.
+    let suites_run =
+        tokio::time::timeout_at(checks_deadline, suites::run_suites(&target, &config.suites));
+    tokio::pin!(suites_run);
+    let settled = stack.settled(checks_deadline);
+    tokio::pin!(settled);
+    let mut health_pending = true;
+    let run = loop {
+        tokio::select! {
+            run = &mut suites_run => break run,
+            res = &mut settled, if health_pending => {
+                health_pending = false;
+                match res {
+                    Ok(()) => report.timings.health_ms = Some(ms(ready_started.elapsed())),
+                    Err(f) => {
+                        report.timings.checks_ms = ms(t.elapsed());
+                        return Err(f);
+                    }
+                }
+            }
+            (service, reason) = stack.first_failure(), if !health_pending => {
+                report.timings.checks_ms = ms(t.elapsed());
+                return Err(StackFailure {
+                    stage: crate::stack::Stage::Checks,
+                    message: format!("service {service} {reason} while the checks ran"),
+                    services: vec![service],
+                });
+            }
         }
     };
     report.timings.checks_ms = ms(t.elapsed());
+    // A service whose healthcheck has not passed yet still decides the cell.
+    if health_pending {
+        settled.await?;
+        report.timings.health_ms = Some(ms(ready_started.elapsed()));
+    }
     let run = run.map_err(|_| StackFailure {
         stage: crate::stack::Stage::Checks,
         message: "the checks did not finish within their time-out".into(),
@@ -602,6 +635,49 @@ async fn bring_up_and_check(
         .await;
     }
     Ok(run.outcomes)
+}
+
+/// What decides how many stacks run at once by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resources {
+    pub cpus: usize,
+    /// `MemAvailable` in MiB, when known.
+    pub available_mib: Option<u64>,
+}
+
+/// What one stack of Dify's needs in memory, for the default `--jobs` (Dify's own guidance is
+/// 4 GiB for the whole machine; a stand-in stack peaks near 2 GiB).
+const MIB_PER_STACK: u64 = 3 * 1024;
+
+impl Resources {
+    /// This machine's.
+    pub fn here() -> Self {
+        Self {
+            cpus: crate::host::cpus(),
+            available_mib: crate::host::available_mib(),
+        }
+    }
+}
+
+impl std::fmt::Display for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} CPU(s)", self.cpus)?;
+        if let Some(m) = self.available_mib {
+            write!(f, ", {:.1} GiB available", m as f64 / 1024.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Cells at once when `--jobs` is not given: a stack keeps about one core busy while it starts,
+/// so half the CPUs (the engine and the harness need the rest), and no more stacks than memory
+/// holds; at least 1, at most 16 (the flag's own limit).
+pub fn default_jobs(r: &Resources) -> usize {
+    let by_cpu = r.cpus / 2;
+    let by_memory = r.available_mib.map_or(usize::MAX, |m| {
+        usize::try_from(m / MIB_PER_STACK).unwrap_or(usize::MAX)
+    });
+    by_cpu.min(by_memory).clamp(1, 16)
 }
 
 /// The console administrator a fresh stack is set up with: a new password per cell (it is
@@ -668,4 +744,28 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(cpus: usize, gib: Option<u64>) -> Resources {
+        Resources {
+            cpus,
+            available_mib: gib.map(|g| g * 1024),
+        }
+    }
+
+    #[test]
+    fn default_jobs_follow_cpus_and_memory() {
+        // This machine kind: 2 cores, 24 GiB.
+        assert_eq!(default_jobs(&r(2, Some(24))), 1);
+        assert_eq!(default_jobs(&r(8, Some(64))), 4);
+        // Memory binds before CPUs.
+        assert_eq!(default_jobs(&r(16, Some(7))), 2);
+        // Never 0, never above the flag's limit; unknown memory leaves it to CPUs.
+        assert_eq!(default_jobs(&r(1, Some(1))), 1);
+        assert_eq!(default_jobs(&r(64, None)), 16);
+    }
 }

@@ -44,6 +44,10 @@ pub struct StackFailure {
 pub enum Verdict {
     /// Every service runs (healthy where it has a healthcheck); one-shot jobs completed.
     Running,
+    /// Every service runs and one-shot jobs completed, but these services' healthchecks have
+    /// not passed yet. Checks may start (readiness is judged by what they talk to); the cell
+    /// still fails if one of them does not turn healthy within its own time-out.
+    Settling(Vec<String>),
     /// Still coming up; what is missing.
     Pending(Vec<String>),
     /// Will not come up: a service exited, crash-loops or is unhealthy.
@@ -60,6 +64,7 @@ pub fn judge(
 ) -> Verdict {
     let one_shots = model.one_shot_services();
     let mut pending = Vec::new();
+    let mut settling = Vec::new();
     for (name, service) in &model.services {
         let Some(s) = states.iter().find(|s| &s.service == name) else {
             pending.push(format!("{name} (not created yet)"));
@@ -131,19 +136,22 @@ pub fn judge(
                         limit.as_secs()
                     ));
                 }
-                Some(h) => pending.push(format!("{name} ({h})")),
+                Some(h) => settling.push(format!("{name} ({h})")),
                 None if service.has_healthcheck() => {
-                    pending.push(format!("{name} (no health state yet)"))
+                    settling.push(format!("{name} (no health state yet)"))
                 }
                 None => {}
             },
             other => pending.push(format!("{name} ({other})")),
         }
     }
-    if pending.is_empty() {
-        Verdict::Running
-    } else {
+    if !pending.is_empty() {
+        pending.extend(settling);
         Verdict::Pending(pending)
+    } else if !settling.is_empty() {
+        Verdict::Settling(settling)
+    } else {
+        Verdict::Running
     }
 }
 
@@ -262,7 +270,9 @@ impl Stack {
         }
     }
 
-    /// Waits until the engine reports every service up and nginx answers for the api and web.
+    /// Waits until the engine reports every service running (one-shot jobs done, none failing)
+    /// and nginx answers for the api and web: what the suites talk to. Healthchecks still
+    /// starting are not waited for here; [`Stack::settled`] judges them alongside the checks.
     pub async fn wait_ready(&self, base_url: &str, deadline: Instant) -> Result<(), StackFailure> {
         suites::ensure_crypto_provider();
         let http = reqwest::Client::builder()
@@ -291,6 +301,14 @@ impl Stack {
                 }
                 Verdict::Pending(p) => p,
                 Verdict::Running => probe_entry(&http, base_url).await,
+                Verdict::Settling(settling) => {
+                    let mut waiting = probe_entry(&http, base_url).await;
+                    // Named only if readiness times out anyway: they may be why.
+                    if !waiting.is_empty() {
+                        waiting.extend(settling);
+                    }
+                    waiting
+                }
             };
             if waiting_for.is_empty() {
                 return Ok(());
@@ -304,6 +322,43 @@ impl Stack {
                     stage: Stage::Ready,
                     message: format!(
                         "not ready within its time-out; waiting for: {}",
+                        waiting_for.join(", ")
+                    ),
+                    services,
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Resolves once every healthcheck of the stack has passed, or with the failure when a
+    /// service fails, is unhealthy, or stays unhealthy past its own healthcheck's time-out (the
+    /// engine's verdict, bounded by [`judge`]), or at `deadline`.
+    pub async fn settled(&self, deadline: Instant) -> Result<(), StackFailure> {
+        let mut waiting_for = Vec::new();
+        loop {
+            match self.observe().await {
+                Ok((_, Verdict::Running)) => return Ok(()),
+                Ok((_, Verdict::Fatal { service, reason })) => {
+                    return Err(StackFailure {
+                        stage: Stage::Ready,
+                        message: format!("service {service} {reason}"),
+                        services: vec![service],
+                    });
+                }
+                Ok((_, Verdict::Settling(w) | Verdict::Pending(w))) => waiting_for = w,
+                // A failed look is not a verdict; the deadline bounds how long we keep looking.
+                Err(_) => {}
+            }
+            if Instant::now() + POLL >= deadline {
+                let services = waiting_for
+                    .iter()
+                    .map(|w| w.split(' ').next().unwrap_or(w).to_string())
+                    .collect();
+                return Err(StackFailure {
+                    stage: Stage::Ready,
+                    message: format!(
+                        "healthchecks not passed within the cell's time-out; waiting for: {}",
                         waiting_for.join(", ")
                     ),
                     services,
@@ -339,7 +394,7 @@ impl Stack {
         &self.engine
     }
 
-    /// The host port on 127.0.0.1 where `service` publishes `container_port`.
+    /// The host port where `service` publishes `container_port` (reached at the workspace's endpoint).
     pub async fn host_port(&self, service: &str, container_port: u16) -> Option<u16> {
         let states = self
             .engine
@@ -571,9 +626,22 @@ mod tests {
         assert_eq!(
             judge(&model(), &states, &HashMap::new()),
             Verdict::Pending(vec![
-                "api (starting)".into(),
-                "nginx (not created yet)".into()
+                "nginx (not created yet)".into(),
+                "api (starting)".into()
             ])
+        );
+    }
+
+    #[test]
+    fn settling_when_all_run_but_a_healthcheck_has_not_passed() {
+        let states = [
+            state("init_permissions", "exited", Some(0), None),
+            state("api", "running", None, Some("starting")),
+            state("nginx", "running", None, None),
+        ];
+        assert_eq!(
+            judge(&model(), &states, &HashMap::new()),
+            Verdict::Settling(vec!["api (starting)".into()])
         );
     }
 

@@ -11,6 +11,7 @@ use suites::{BrokerUrl, DEFAULT_CONSOLE_ORIGIN, Secret};
 
 use crate::compose::{ComposeCli, ComposeModel};
 use crate::deployment::Deployment;
+use crate::endpoint::Endpoint;
 use crate::envfile::EnvDocument;
 use crate::error::{Error, Result};
 use crate::images::ImageMap;
@@ -163,6 +164,8 @@ pub struct Workspace {
     pub pki: Option<CellPki>,
     pub substitutions: Vec<Substitution>,
     pub labels: BTreeMap<String, String>,
+    /// Where the stack's published ports are reached from here.
+    pub endpoint: Endpoint,
 }
 
 impl std::fmt::Debug for CellPki {
@@ -274,7 +277,9 @@ impl Workspace {
                 .or_default()
                 .insert(b.port);
         }
+        let endpoint = Endpoint::from_env()?;
         let spec = OverrideSpec {
+            publish_ip: Some(&endpoint.publish_ip),
             images: Some(images),
             labels: labels.clone(),
             extra_ports,
@@ -306,6 +311,7 @@ impl Workspace {
             pki,
             substitutions,
             labels,
+            endpoint,
         })
     }
 

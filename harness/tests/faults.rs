@@ -417,7 +417,7 @@ async fn a_crash_loop_ends_the_cell_with_its_exit_code_and_logs() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (verdict_at, _) = run.wait_for("[pgvector.s3] error in");
+    let (verdict_at, _) = run.wait_for("[pgvector.s3] verdict: error");
     let verdict_wall = std::time::SystemTime::now() - verdict_at.elapsed();
     let id = run.id.clone();
     let (status, stderr) = run.finish();
@@ -705,5 +705,200 @@ async fn an_engine_gone_under_a_run_is_an_infrastructure_error() {
         "{}",
         String::from_utf8_lossy(&reap.stderr)
     );
+    assert_nothing_left(&id);
+}
+
+/// A tmpfs of `mib` MiB mounted at `dir`, unmounted on drop; `None` where this process may not
+/// mount (outside CI the test is then skipped; under CI=true that is a failure).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, mib: u32) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true and a tmpfs cannot be mounted at {}",
+                dir.display()
+            );
+            eprintln!("full disk: skipped, cannot mount a tmpfs here");
+            return None;
+        }
+        Some(Self(dir.to_path_buf()))
+    }
+
+    /// Writes until the file system is full.
+    fn fill(&self) {
+        let _ = std::fs::write(self.0.join("filler"), vec![0u8; 64 << 20]);
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_refused_before_any_stack_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    // --out on a file system with 1 MiB.
+    let Some(small) = SmallDisk::mount(&dir.path().join("small"), 1) else {
+        return;
+    };
+    let out = small.0.join("reports");
+    let run = Run::start(&["run", "--out", out.to_str().unwrap()], &[]);
+    let (status, stderr) = run.finish();
+    assert_eq!(status, Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: 1 MiB free, the run needs at least",
+            out.display()
+        )) && stderr.contains("the report files and saved logs")
+            && stderr.contains("choose another --out"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("run ")),
+        "nothing started: {stderr}"
+    );
+    assert!(!out.join("report.json").exists());
+    // The workspaces' file system (TMPDIR) full.
+    let full = SmallDisk::mount(&dir.path().join("full"), 8).unwrap();
+    full.fill();
+    let out = dir.path().join("out");
+    let run = Run::start(
+        &["run", "--out", out.to_str().unwrap()],
+        &[("TMPDIR", full.0.to_str().unwrap())],
+    );
+    let (status, stderr) = run.finish();
+    assert_eq!(status, Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: 0 MiB free", full.0.display()))
+            && stderr.contains("for the workspaces")
+            && stderr.contains("point TMPDIR elsewhere"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("run ")),
+        "nothing started: {stderr}"
+    );
+    assert!(!out.join("report.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_ports_the_deployment_fixes_may_be_taken() {
+    if common::engine_or_skip("host port taken").await.is_none() {
+        return;
+    }
+    // Dify's nginx publishes EXPOSE_NGINX_PORT on every interface; on an operator's machine that
+    // port is often taken. The cell's stack publishes on ports of its own instead.
+    let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let m = matrix(
+        dir.path(),
+        "port-taken",
+        &format!("[cell]\nenv = {{ EXPOSE_NGINX_PORT = \"{port}\" }}\n"),
+    );
+    let mut run = Run::start(
+        &[
+            "run",
+            "--matrix",
+            m.to_str().unwrap(),
+            "--suite",
+            "api",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    run.wait_for("run ");
+    let id = run.id.clone();
+    let (status, stderr) = run.finish();
+    assert_eq!(status, Some(0), "{stderr}");
+    let cell = &report(&out)["cells"][0];
+    assert_eq!(cell["status"], "passed", "{cell:#}");
+    assert_eq!(cell["env"]["EXPOSE_NGINX_PORT"], port.to_string());
+    drop(held);
+    assert_nothing_left(&id);
+}
+
+/// An IPv4 address of this host that is not loopback (`hostname -I` lists them).
+fn host_address() -> String {
+    let out = Command::new("hostname").arg("-I").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .expect("this host has a non-loopback IPv4 address")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_engine_is_reached_on_its_host_not_loopback() {
+    if common::engine_or_skip("remote engine").await.is_none() {
+        return;
+    }
+    // The engine's API over TCP on a non-loopback address of this host: for the harness, an
+    // engine elsewhere. Ports it publishes on 127.0.0.1 would be out of reach at that address.
+    let host = host_address();
+    let listener = tokio::net::TcpListener::bind(format!("{host}:0"))
+        .await
+        .unwrap();
+    let api = listener.local_addr().unwrap();
+    let proxy = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            conns.spawn(async move {
+                if let Ok(mut engine) =
+                    tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let docker_host = format!("tcp://{api}");
+    let mut run = Run::start(
+        &[
+            "run",
+            "--suite",
+            "api",
+            "--suite",
+            "celery",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("DOCKER_HOST", docker_host.as_str())],
+    );
+    run.wait_for("run ");
+    let id = run.id.clone();
+    let (status, stderr) = run.finish();
+    proxy.abort();
+    assert_eq!(status, Some(0), "{stderr}");
+    let cell = &report(&out)["cells"][0];
+    assert_eq!(cell["status"], "passed", "{cell:#}");
+    let urls: Vec<&str> = cell["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["url"].as_str())
+        .collect();
+    assert!(!urls.is_empty(), "{cell:#}");
+    for url in urls {
+        let at = url::Url::parse(url).unwrap();
+        assert_eq!(at.host_str(), Some(host.as_str()), "{url}");
+    }
     assert_nothing_left(&id);
 }

@@ -177,7 +177,7 @@ fn cell(h: &mut String, c: &CellReport) {
     let _ = writeln!(
         h,
         "<p class=\"meta\">VECTOR_STORE=<code>{}</code> STORAGE_TYPE=<code>{}</code>{} &middot; {} \
-         (prepare {}, up {}, ready {}, checks {}, down {})</p>",
+         (prepare {}, up {}, ready {}, checks {}, down {}{})</p>",
         esc(&c.vector_store),
         esc(&c.storage_type),
         c.dify_version
@@ -189,7 +189,10 @@ fn cell(h: &mut String, c: &CellReport) {
         seconds(t.up_ms),
         seconds(t.ready_ms),
         seconds(t.checks_ms),
-        seconds(t.down_ms)
+        seconds(t.down_ms),
+        t.health_ms
+            .map(|h| format!("; all healthy {} after readiness began", seconds(h)))
+            .unwrap_or_default()
     );
     if !c.checks.is_empty() {
         h.push_str("<table class=\"checks\">\n<thead><tr><th>Check</th><th>Severity</th><th>Status</th><th>Expected / got</th><th>Time</th></tr></thead>\n<tbody>\n");

@@ -314,6 +314,10 @@ pub struct Timings {
     pub ready_ms: u64,
     pub checks_ms: u64,
     pub down_ms: u64,
+    /// From the start of readiness until every healthcheck had passed; judged alongside the
+    /// checks, so it may end after `ready_ms`. Absent when the cell ended before that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_ms: Option<u64>,
 }
 
 impl CellReport {
@@ -647,6 +651,7 @@ pub(crate) mod fixtures {
             ready_ms: 15_000,
             checks_ms: 1_000,
             down_ms: 5_000,
+            health_ms: None,
         };
         c.services = BTreeMap::from([
             (
