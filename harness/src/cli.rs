@@ -93,6 +93,9 @@ pub enum Command {
         /// Write here (atomically) instead of to stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Show which failures this policy accepts (Markdown and HTML mark them in the grid).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
     /// Decide a release from a report: exit 0 when the policy passes, 1 when it fails.
     Gate {
@@ -375,13 +378,21 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             inputs,
             format,
             out,
+            policy,
         } => {
+            let policy = policy.as_deref().map(Policy::load).transpose()?;
             let parts = inputs
                 .iter()
                 .map(|p| Report::load(p).map(|r| (p.clone(), r)))
                 .collect::<Result<Vec<_>>>()?;
             let report = crate::report::merge::merge(parts)?;
-            let text = report.render(format);
+            let view = policy.map(|p| {
+                policy_view(
+                    &crate::gate::evaluate(&report, &p, crate::gate::today()),
+                    &p,
+                )
+            });
+            let text = report.render_judged(format, view.as_ref());
             match out {
                 Some(path) => crate::report::write_atomic(&path, text.as_bytes())?,
                 None => print!("{text}"),
@@ -642,18 +653,29 @@ impl Signals {
 /// The end of `run` and `check`: the report written, what was written said, and the policy's
 /// verdict as the exit code.
 fn finish(report: &Report, out: &std::path::Path, policy: &Policy, headline: &str) -> Result<i32> {
-    let written = report.write(out)?;
+    let verdict = crate::gate::evaluate(report, policy, crate::gate::today());
+    let written = report.write(out, Some(&policy_view(&verdict, policy)))?;
     eprintln!("{headline}");
     for path in written {
         eprintln!("wrote {}", path.display());
     }
-    let verdict = crate::gate::evaluate(report, policy, crate::gate::today());
     eprint!("{}", verdict.render(policy));
     Ok(if verdict.passed() {
         exit::OK
     } else {
         exit::CHECKS_FAILED
     })
+}
+
+/// The policy's verdict as the human report formats show it, the policy named by its file.
+fn policy_view(verdict: &crate::gate::Verdict, policy: &Policy) -> crate::report::PolicyView {
+    let name = std::path::Path::new(&policy.source)
+        .file_name()
+        .map_or_else(
+            || policy.source.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+    crate::report::PolicyView::of(verdict, &name)
 }
 
 /// What `plan` knows of this machine's images, judged as `run` judges them.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use harness::deployment::bundled;
-use harness::report::{Format, Report};
+use harness::policy::Policy;
+use harness::report::{Format, PolicyView, Report};
 
 /// The Chromium binary, or `None` to skip. Under `CI=true` a missing browser fails the test.
 fn chromium() -> Option<PathBuf> {
@@ -52,7 +53,12 @@ fn page() -> (tempfile::TempDir, PathBuf) {
         Report::load(&bundled::root().join("fixtures/reports/full-known-bad.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.html");
-    std::fs::write(&path, report.render(Format::Html)).unwrap();
+    // As `run` writes it: the release policy's view marks Dify's accepted defaults, so the
+    // known-bad cells stand out. A fixed day keeps the acceptances in force.
+    let policy = Policy::load(&bundled::root().join("matrices/release-policy.toml")).unwrap();
+    let verdict = harness::gate::evaluate(&report, &policy, time::macros::date!(2026 - 12 - 02));
+    let view = PolicyView::of(&verdict, "release-policy.toml");
+    std::fs::write(&path, report.render_judged(Format::Html, Some(&view))).unwrap();
     (dir, path)
 }
 

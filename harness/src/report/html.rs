@@ -11,10 +11,10 @@
 
 use std::fmt::Write;
 
-use super::{CellReport, CellStatus, Grid, Report};
+use super::{CellReport, CellStatus, Grid, PolicyView, Report};
 use suites::{Severity, Status, Suite};
 
-pub fn render(r: &Report) -> String {
+pub fn render(r: &Report, view: Option<&PolicyView>) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let title = format!("Dify conformance: {}", r.matrix.name);
     let _ = write!(
@@ -26,10 +26,10 @@ pub fn render(r: &Report) -> String {
     );
     header(&mut h, r);
     filters(&mut h);
-    grid(&mut h, r);
+    grid(&mut h, r, view);
     h.push_str("<main id=\"details\">\n<p id=\"hint\">Select a cell to see its checks, evidence and logs.</p>\n");
     for c in &r.cells {
-        cell(&mut h, c);
+        cell(&mut h, c, view);
     }
     h.push_str("</main>\n");
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
@@ -98,7 +98,7 @@ fn filters(h: &mut String) {
     h.push_str("</select></label>\n</nav>\n");
 }
 
-fn grid(h: &mut String, r: &Report) {
+fn grid(h: &mut String, r: &Report, view: Option<&PolicyView>) {
     let g = Grid::of(r);
     h.push_str("<section id=\"grid\">\n<table class=\"grid\">\n<thead><tr><th class=\"corner\">VECTOR_STORE \\ STORAGE_TYPE</th>");
     for st in &g.storage_types {
@@ -109,7 +109,7 @@ fn grid(h: &mut String, r: &Report) {
         let _ = write!(h, "<tr><th>{}</th>", esc(vs));
         for st in &g.storage_types {
             match g.cell(vs, st) {
-                Some(c) => square(h, c),
+                Some(c) => square(h, c, view),
                 None => h.push_str("<td></td>"),
             }
         }
@@ -118,26 +118,50 @@ fn grid(h: &mut String, r: &Report) {
     h.push_str(
         "</tbody>\n</table>\n<p class=\"legend\"><span class=\"sq passed\">passed</span> \
          <span class=\"sq failed\">a check failed</span> <span class=\"sq error\">stack did not come up</span> \
-         <span class=\"sq not_run\">not run</span> <span class=\"sq optional\">not required</span></p>\n</section>\n",
+         <span class=\"sq not_run\">not run</span> <span class=\"sq optional\">not required</span>",
     );
+    if let Some(v) = view {
+        let _ = write!(
+            h,
+            " <span class=\"sq accepted\">failed, accepted by {}</span>",
+            esc(&v.policy)
+        );
+    }
+    h.push_str("</p>\n</section>\n");
 }
 
-fn square(h: &mut String, c: &CellReport) {
+fn square(h: &mut String, c: &CellReport, view: Option<&PolicyView>) {
+    let accepted = |id: &str| view.is_some_and(|v| v.accepts(&c.id, id));
+    // "suite severity status[ accepted]" per check: the filters recolour squares from these.
     let checks: Vec<String> = c
         .checks
         .iter()
-        .map(|o| format!("{} {} {}", o.suite, o.severity, o.status))
+        .map(|o| {
+            let mark = if o.status == Status::Failed && accepted(&o.id) {
+                " accepted"
+            } else {
+                ""
+            };
+            format!("{} {} {}{mark}", o.suite, o.severity, o.status)
+        })
         .collect();
+    let all_accepted = view.is_some_and(|v| v.accepts_cell(c));
     let label = match c.status {
         CellStatus::Passed => format!("{} ✓", c.checks.len()),
+        CellStatus::Failed if all_accepted => format!("{} ✗ accepted", c.failed_checks().count()),
         CellStatus::Failed => format!("{} ✗", c.failed_checks().count()),
         CellStatus::Error => "error".into(),
         CellStatus::NotRun => c.not_run.map(|k| k.label()).unwrap_or("not run").into(),
     };
     let title = format!(
-        "{}: {}{}",
+        "{}: {}{}{}",
         c.id,
         c.status.label(),
+        if all_accepted {
+            ", every failure accepted by the policy"
+        } else {
+            ""
+        },
         c.reason
             .as_deref()
             .map(|r| format!(" ({r})"))
@@ -145,8 +169,9 @@ fn square(h: &mut String, c: &CellReport) {
     );
     let _ = write!(
         h,
-        "<td><button type=\"button\" class=\"sq {}{}\" data-cell=\"{}\" data-status=\"{}\" data-checks=\"{}\" title=\"{}\">{}</button></td>",
+        "<td><button type=\"button\" class=\"sq {}{}{}\" data-cell=\"{}\" data-status=\"{}\" data-checks=\"{}\" title=\"{}\">{}</button></td>",
         c.status.key(),
+        if all_accepted { " accepted" } else { "" },
         if c.required { "" } else { " optional" },
         esc(&c.id),
         c.status.key(),
@@ -156,7 +181,7 @@ fn square(h: &mut String, c: &CellReport) {
     );
 }
 
-fn cell(h: &mut String, c: &CellReport) {
+fn cell(h: &mut String, c: &CellReport, view: Option<&PolicyView>) {
     let _ = writeln!(
         h,
         "<article class=\"cell\" id=\"cell-{}\" hidden>\n<h2><code>{}</code> <span class=\"k {}\">{}</span>{}</h2>",
@@ -199,14 +224,19 @@ fn cell(h: &mut String, c: &CellReport) {
         for o in &c.checks {
             let _ = write!(
                 h,
-                "<tr class=\"check {}\" data-suite=\"{}\" data-severity=\"{}\" data-status=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>",
+                "<tr class=\"check {}\" data-suite=\"{}\" data-severity=\"{}\" data-status=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}{}</td><td>",
                 o.status,
                 esc(&o.suite),
                 o.severity,
                 o.status,
                 esc(&o.id),
                 o.severity,
-                o.status
+                o.status,
+                match view {
+                    Some(v) if o.status == Status::Failed && v.accepts(&c.id, &o.id) =>
+                        format!(", accepted by {}", esc(&v.policy)),
+                    _ => String::new(),
+                }
             );
             if let Some(url) = &o.url {
                 let _ = write!(h, "<div class=\"url\"><code>{}</code></div>", esc(url));
@@ -320,7 +350,7 @@ fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = r#"
-:root { --passed:#1a7f37; --failed:#cf222e; --error:#8a4600; --not_run:#8c959f; --ink:#1f2328; --line:#d0d7de; }
+:root { --passed:#1a7f37; --failed:#cf222e; --error:#8a4600; --not_run:#8c959f; --accepted:repeating-linear-gradient(135deg, #1a7f37 0 6px, #4c9a63 6px 12px); --ink:#1f2328; --line:#d0d7de; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); margin: 0; padding: 16px 24px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
@@ -340,6 +370,8 @@ table.grid tbody th { text-align: right; }
 th.corner { color: #57606a; font-weight: 400; }
 .sq { display: inline-block; min-width: 104px; padding: 6px 4px; border: 2px solid transparent; border-radius: 4px; color: #fff; font: 600 12px system-ui, sans-serif; text-align: center; cursor: pointer; }
 .sq.passed { background: var(--passed); } .sq.failed { background: var(--failed); }
+.sq.failed.accepted, .sq.accepted { background: var(--accepted); }
+.legend .sq.accepted { background: var(--accepted); }
 .sq.error { background: var(--error); } .sq.not_run { background: #eaeef2; color: #57606a; font-weight: 400; }
 .sq.optional { border-style: dashed; border-color: #24292f; }
 .legend .sq.optional { background: #fff; color: var(--ink); }
@@ -376,15 +408,17 @@ const SCRIPT: &str = r#"
     document.querySelectorAll('button.sq').forEach(function (sq) {
       var cellStatus = sq.dataset.status;
       if (cellStatus !== 'passed' && cellStatus !== 'failed') { sq.classList.toggle('dim', !!filtering); return; }
-      var shown = 0, failed = 0;
+      var shown = 0, failed = 0, accepted = 0;
       (sq.dataset.checks ? sq.dataset.checks.split(',') : []).forEach(function (c) {
         var p = c.split(' ');
-        if (matches(p[0], p[1], p[2])) { shown++; if (p[2] === 'failed') failed++; }
+        if (matches(p[0], p[1], p[2]) && p[2] === 'failed') { if (p[3] === 'accepted') accepted++; else failed++; }
+        if (matches(p[0], p[1], p[2])) shown++;
       });
-      sq.classList.toggle('failed', failed > 0);
-      sq.classList.toggle('passed', failed === 0);
+      sq.classList.toggle('failed', failed + accepted > 0);
+      sq.classList.toggle('accepted', failed === 0 && accepted > 0);
+      sq.classList.toggle('passed', failed + accepted === 0);
       sq.classList.toggle('dim', filtering && shown === 0);
-      sq.textContent = failed > 0 ? failed + ' \u2717' : shown + ' \u2713';
+      sq.textContent = failed > 0 ? failed + ' \u2717' : accepted > 0 ? accepted + ' \u2717 accepted' : shown + ' \u2713';
     });
   }
   function open(id) {
@@ -423,12 +457,12 @@ mod tests {
 
     #[test]
     fn golden() {
-        insta::assert_snapshot!(markup(&render(&super::super::fixtures::report())));
+        insta::assert_snapshot!(markup(&render(&super::super::fixtures::report(), None)));
     }
 
     #[test]
     fn is_self_contained() {
-        let html = render(&super::super::fixtures::report());
+        let html = render(&super::super::fixtures::report(), None);
         for needle in ["src=", "href=", "http-equiv", "@import", "url("] {
             assert!(!html.contains(needle), "the page refers out via {needle}");
         }
@@ -438,7 +472,7 @@ mod tests {
     fn check_text_cannot_inject_markup() {
         let mut r = super::super::fixtures::report();
         r.cells[1].checks[2].got = "<script>alert(1)</script>".into();
-        let html = render(&r);
+        let html = render(&r, None);
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert_eq!(html.matches("<script>").count(), 1);
     }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{CellReport, CellStatus, Grid, Report, failing_suites};
+use super::{CellReport, CellStatus, Grid, PolicyView, Report, failing_suites};
 
-pub fn render(r: &Report) -> String {
+pub fn render(r: &Report, view: Option<&PolicyView>) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Dify conformance: `{}`\n", r.matrix.name);
     let s = &r.summary;
@@ -24,7 +24,7 @@ pub fn render(r: &Report) -> String {
             .map(|v| format!(" Dify {v}."))
             .unwrap_or_default()
     );
-    grid(&mut md, r);
+    grid(&mut md, r, view);
     let _ = writeln!(
         md,
         "\nRun `{}`{} of `{}` on `{}`, {} to {} ({}). Engine {}, compose {}, {} {}.",
@@ -54,13 +54,13 @@ pub fn render(r: &Report) -> String {
         md.push_str("\n## Failures\n");
     }
     for c in troubled {
-        failure(&mut md, c);
+        failure(&mut md, c, view);
     }
     not_run(&mut md, r);
     md
 }
 
-fn grid(md: &mut String, r: &Report) {
+fn grid(md: &mut String, r: &Report, view: Option<&PolicyView>) {
     let g = Grid::of(r);
     md.push_str("| VECTOR_STORE \\ STORAGE_TYPE |");
     for st in &g.storage_types {
@@ -74,21 +74,32 @@ fn grid(md: &mut String, r: &Report) {
     for vs in &g.vector_stores {
         let _ = write!(md, "| **{vs}** |");
         for st in &g.storage_types {
-            let mark = g.cell(vs, st).map(mark).unwrap_or_default();
+            let mark = g.cell(vs, st).map(|c| mark(c, view)).unwrap_or_default();
             let _ = write!(md, " {mark} |");
         }
         md.push('\n');
     }
     md.push_str(
-        "\n✅ passed · ❌ a check failed (its suites named) · 💥 the stack did not come up · ⏸ not run · `*` not required\n",
+        "\n✅ passed · ❌ a check failed (its suites named) · 💥 the stack did not come up · ⏸ not run · `*` not required",
     );
+    if let Some(v) = view {
+        let _ = write!(
+            md,
+            " · ☑️ failed, every failure accepted or tolerated by `{}`",
+            v.policy
+        );
+    }
+    md.push('\n');
 }
 
 /// What one grid square says.
-fn mark(c: &CellReport) -> String {
+fn mark(c: &CellReport, view: Option<&PolicyView>) -> String {
     let optional = if c.required { "" } else { "`*`" };
     let text = match c.status {
         CellStatus::Passed => "✅".to_string(),
+        CellStatus::Failed if view.is_some_and(|v| v.accepts_cell(c)) => {
+            format!("☑️ {}", failing_suites(c).join(", "))
+        }
         CellStatus::Failed => format!("❌ {}", failing_suites(c).join(", ")),
         CellStatus::Error => "💥 error".to_string(),
         CellStatus::NotRun => format!("⏸ {}", c.not_run.map(|k| k.label()).unwrap_or("not run")),
@@ -96,7 +107,7 @@ fn mark(c: &CellReport) -> String {
     format!("{text}{optional}")
 }
 
-fn failure(md: &mut String, c: &CellReport) {
+fn failure(md: &mut String, c: &CellReport, view: Option<&PolicyView>) {
     let _ = writeln!(
         md,
         "\n### `{}`: {}{}\n",
@@ -109,6 +120,9 @@ fn failure(md: &mut String, c: &CellReport) {
     }
     for o in c.failed_checks() {
         let _ = write!(md, "- **`{}`** ({}) failed", o.id, o.severity);
+        if let Some(v) = view.filter(|v| v.accepts(&c.id, &o.id)) {
+            let _ = write!(md, ", accepted by `{}`,", v.policy);
+        }
         if let Some(url) = &o.url {
             let _ = write!(md, " against `{url}`");
         }
@@ -213,6 +227,6 @@ mod tests {
 
     #[test]
     fn golden() {
-        insta::assert_snapshot!(render(&super::super::fixtures::report()));
+        insta::assert_snapshot!(render(&super::super::fixtures::report(), None));
     }
 }

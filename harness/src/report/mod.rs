@@ -9,7 +9,7 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -306,6 +306,41 @@ impl std::fmt::Display for CheckResult {
     }
 }
 
+/// What a policy made of a report's failing checks, for the human formats: the report itself
+/// stays the run's facts, policy-free.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyView {
+    /// The policy as its reader knows it (its file).
+    pub policy: String,
+    /// `(cell, check)` failures the policy accepts (known, with a reason) or tolerates (a
+    /// severity that does not fail the gate).
+    pub accepted: BTreeSet<(String, String)>,
+}
+
+impl PolicyView {
+    pub fn of(verdict: &crate::gate::Verdict, policy: &str) -> Self {
+        Self {
+            policy: policy.to_string(),
+            accepted: verdict
+                .accepted
+                .iter()
+                .chain(&verdict.tolerated)
+                .filter_map(|f| f.check.clone().map(|check| (f.cell.clone(), check)))
+                .collect(),
+        }
+    }
+
+    pub fn accepts(&self, cell: &str, check: &str) -> bool {
+        self.accepted
+            .contains(&(cell.to_string(), check.to_string()))
+    }
+
+    /// A failed cell whose every failing check the policy accepts.
+    pub fn accepts_cell(&self, c: &CellReport) -> bool {
+        c.status == CellStatus::Failed && c.failed_checks().all(|o| self.accepts(&c.id, &o.id))
+    }
+}
+
 /// Milliseconds per stage of a cell.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
@@ -417,22 +452,28 @@ impl Report {
     }
 
     /// Writes every format (see [`FILES`]) into `dir`; returns their paths.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    pub fn write(&self, dir: &Path, view: Option<&PolicyView>) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let mut written = Vec::new();
         for format in Format::ALL {
             let path = dir.join(format.file_name());
-            write_atomic(&path, self.render(format).as_bytes())?;
+            write_atomic(&path, self.render_judged(format, view).as_bytes())?;
             written.push(path);
         }
         Ok(written)
     }
 
     pub fn render(&self, format: Format) -> String {
+        self.render_judged(format, None)
+    }
+
+    /// As [`Report::render`], with what a policy made of the failures shown in the human
+    /// formats (the grid tells a failure the policy accepts from one that fails the gate).
+    pub fn render_judged(&self, format: Format, view: Option<&PolicyView>) -> String {
         match format {
             Format::Json => json::render(self),
-            Format::Md => markdown::render(self),
-            Format::Html => html::render(self),
+            Format::Md => markdown::render(self, view),
+            Format::Html => html::render(self, view),
             Format::Junit => junit::render(self),
         }
     }
