@@ -678,12 +678,13 @@ impl Engine {
     pub async fn last_exit_code(&self, container: &str) -> Option<i64> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_secs();
+            .ok()?;
         let options = bollard::query_parameters::EventsOptions {
             // The engine keeps its recent events; a cell's crash loop is well inside an hour.
-            since: Some(now.saturating_sub(3600).to_string()),
-            until: Some(now.to_string()),
+            since: Some(now.as_secs().saturating_sub(3600).to_string()),
+            // To the nanosecond: whole seconds would leave out a death in the current second
+            // (the usual case, the engine being watched every half second).
+            until: Some(format!("{}.{:09}", now.as_secs(), now.subsec_nanos())),
             filters: Some(HashMap::from([
                 ("container".to_string(), vec![container.to_string()]),
                 ("event".to_string(), vec!["die".to_string()]),
