@@ -104,6 +104,29 @@ pub struct Healthcheck {
 }
 
 impl Healthcheck {
+    /// The command the engine runs for this healthcheck, as an exec's argv (`CMD` as is,
+    /// `CMD-SHELL` through `/bin/sh -c`); `None` when there is nothing to run.
+    pub fn argv(&self) -> Option<Vec<String>> {
+        if self.disable {
+            return None;
+        }
+        match self.test.split_first() {
+            Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
+            Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
+                Some(vec!["/bin/sh".into(), "-c".into(), rest.join(" ")])
+            }
+            _ => None,
+        }
+    }
+
+    /// How long one probe may take (the engine's default: 30 s).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+            .as_deref()
+            .and_then(parse_duration)
+            .unwrap_or(std::time::Duration::from_secs(30))
+    }
+
     /// The longest the engine can take to call a service unhealthy that never passes: the
     /// start period, then `retries` probes each waiting `interval` and running up to `timeout`
     /// (the engine's defaults: 30 s, 30 s, 3 retries, no start period).
@@ -617,6 +640,37 @@ pub fn find_compose_file(dir: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_healthcheck_runs_as_the_engine_runs_it() {
+        let hc = |test: &[&str]| Healthcheck {
+            disable: false,
+            test: test.iter().map(|t| t.to_string()).collect(),
+            interval: None,
+            timeout: Some("3s".into()),
+            start_period: None,
+            retries: None,
+        };
+        assert_eq!(
+            hc(&["CMD", "curl", "-f", "http://localhost:8194/health"]).argv(),
+            Some(vec![
+                "curl".into(),
+                "-f".into(),
+                "http://localhost:8194/health".into()
+            ])
+        );
+        assert_eq!(
+            hc(&["CMD-SHELL", "pg_isready -h db || exit 1"]).argv(),
+            Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "pg_isready -h db || exit 1".into()
+            ])
+        );
+        assert_eq!(hc(&["NONE"]).argv(), None);
+        assert_eq!(hc(&[]).argv(), None);
+        assert_eq!(hc(&["CMD"]).timeout(), std::time::Duration::from_secs(3));
+    }
 
     fn probe_model() -> ComposeModel {
         ComposeModel::parse_json(

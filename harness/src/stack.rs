@@ -166,6 +166,11 @@ pub struct Stack {
     pub project: String,
     /// When each container (by id) was first seen running.
     running_since: Mutex<HashMap<String, Instant>>,
+    /// Containers (by id) whose own healthcheck command, run by the harness, passed while the
+    /// engine still said "starting" (see [`Stack::settled`]).
+    passed_own_check: Mutex<std::collections::HashSet<String>>,
+    /// When the harness last ran each container's healthcheck command.
+    probed_at: Mutex<HashMap<String, Instant>>,
 }
 
 /// How teardown went.
@@ -191,15 +196,30 @@ impl Stack {
             pull,
             project: ws.project.clone(),
             running_since: Mutex::new(HashMap::new()),
+            passed_own_check: Mutex::new(std::collections::HashSet::new()),
+            probed_at: Mutex::new(HashMap::new()),
         }
     }
 
     /// The stack's containers and the engine's verdict on them.
     async fn observe(&self) -> crate::error::Result<(Vec<ContainerState>, Verdict)> {
-        let states = self
+        let mut states = self
             .engine
             .containers(labels::COMPOSE_PROJECT, &self.project)
             .await?;
+        {
+            // Still "starting" for the engine, but its healthcheck passed when we ran it. The
+            // engine's own verdict wins as soon as it has one ("unhealthy" stays fatal).
+            let passed = self
+                .passed_own_check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for s in &mut states {
+                if s.health.as_deref() == Some("starting") && passed.contains(&s.id) {
+                    s.health = Some("healthy".into());
+                }
+            }
+        }
         let running_for = {
             let mut since = self.running_since.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
@@ -334,11 +354,19 @@ impl Stack {
     /// Resolves once every healthcheck of the stack has passed, or with the failure when a
     /// service fails, is unhealthy, or stays unhealthy past its own healthcheck's time-out (the
     /// engine's verdict, bounded by [`judge`]), or at `deadline`.
+    ///
+    /// A healthcheck the engine has not run yet (Dify's sandbox: every 30 s, no start
+    /// interval) would hold the verdict for its whole interval: the harness runs the same
+    /// command in the container itself, at most once a second, and a pass counts as healthy.
     pub async fn settled(&self, deadline: Instant) -> Result<(), StackFailure> {
         let mut waiting_for = Vec::new();
         loop {
             match self.observe().await {
                 Ok((_, Verdict::Running)) => return Ok(()),
+                Ok((states, Verdict::Settling(w))) => {
+                    self.run_own_healthchecks(&states, deadline).await;
+                    waiting_for = w;
+                }
                 Ok((_, Verdict::Fatal { service, reason })) => {
                     return Err(StackFailure {
                         stage: Stage::Ready,
@@ -346,7 +374,7 @@ impl Stack {
                         services: vec![service],
                     });
                 }
-                Ok((_, Verdict::Settling(w) | Verdict::Pending(w))) => waiting_for = w,
+                Ok((_, Verdict::Pending(w))) => waiting_for = w,
                 // A failed look is not a verdict; the deadline bounds how long we keep looking.
                 Err(_) => {}
             }
@@ -365,6 +393,44 @@ impl Stack {
                 });
             }
             tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Runs, in each container still "starting", its own healthcheck command, as the engine
+    /// would; records the ones that pass.
+    async fn run_own_healthchecks(&self, states: &[ContainerState], deadline: Instant) {
+        const EVERY: Duration = Duration::from_secs(1);
+        for s in states
+            .iter()
+            .filter(|s| s.state == "running" && s.health.as_deref() == Some("starting"))
+        {
+            let Some(hc) = self
+                .model
+                .services
+                .get(&s.service)
+                .and_then(|svc| svc.healthcheck.as_ref())
+            else {
+                continue;
+            };
+            let Some(argv) = hc.argv() else { continue };
+            let now = Instant::now();
+            {
+                let mut probed = self.probed_at.lock().unwrap_or_else(|p| p.into_inner());
+                if probed.get(&s.id).is_some_and(|t| now - *t < EVERY) {
+                    continue;
+                }
+                probed.insert(s.id.clone(), now);
+            }
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let limit = hc.timeout().min(deadline.saturating_duration_since(now));
+            if let Ok(Ok((0, _))) =
+                tokio::time::timeout(limit, self.engine.exec(&s.id, &argv)).await
+            {
+                self.passed_own_check
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(s.id.clone());
+            }
         }
     }
 
