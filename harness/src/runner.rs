@@ -588,7 +588,11 @@ async fn bring_up_and_check(
                     Ok(()) => report.timings.health_ms = Some(ms(ready_started.elapsed())),
                     Err(f) => {
                         report.timings.checks_ms = ms(t.elapsed());
-                        return Err(f);
+                        return Err(StackFailure {
+                            stage: crate::stack::Stage::Checks,
+                            message: format!("{} while the checks ran", f.message),
+                            services: f.services,
+                        });
                     }
                 }
             }

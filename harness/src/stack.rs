@@ -334,18 +334,7 @@ impl Stack {
                 return Ok(());
             }
             if Instant::now() + POLL >= deadline {
-                let services = waiting_for
-                    .iter()
-                    .map(|w| w.split(' ').next().unwrap_or(w).to_string())
-                    .collect();
-                return Err(StackFailure {
-                    stage: Stage::Ready,
-                    message: format!(
-                        "not ready within its time-out; waiting for: {}",
-                        waiting_for.join(", ")
-                    ),
-                    services,
-                });
+                return Err(timed_out("not ready within its time-out", &waiting_for));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -379,18 +368,10 @@ impl Stack {
                 Err(_) => {}
             }
             if Instant::now() + POLL >= deadline {
-                let services = waiting_for
-                    .iter()
-                    .map(|w| w.split(' ').next().unwrap_or(w).to_string())
-                    .collect();
-                return Err(StackFailure {
-                    stage: Stage::Ready,
-                    message: format!(
-                        "healthchecks not passed within the cell's time-out; waiting for: {}",
-                        waiting_for.join(", ")
-                    ),
-                    services,
-                });
+                return Err(timed_out(
+                    "healthchecks not passed within the cell's time-out",
+                    &waiting_for,
+                ));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -571,6 +552,19 @@ impl Stack {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.project);
+    }
+}
+
+/// A readiness time-out naming what was still awaited (`service (state)` entries) and the
+/// services whose logs explain it.
+fn timed_out(what: &str, waiting_for: &[String]) -> StackFailure {
+    StackFailure {
+        stage: Stage::Ready,
+        message: format!("{what}; waiting for: {}", waiting_for.join(", ")),
+        services: waiting_for
+            .iter()
+            .map(|w| w.split(' ').next().unwrap_or(w).to_string())
+            .collect(),
     }
 }
 
