@@ -179,12 +179,18 @@ pub async fn target(req: &CheckRequest) -> Result<(Target, Redactor, BTreeMap<St
             path: roots_path.clone(),
             source: e,
         })?;
-        target = target.with_tls(TlsEndpoint {
+        let tls = TlsEndpoint {
             addr: format!("{host}:{port}"),
             server_name: req.server_name.clone().unwrap_or(host),
             roots_pem,
             expected_leaf_der: None,
-        });
+        };
+        // Every HTTP check goes through the same endpoint, trusting the same roots and
+        // naming the same server as the ssl suite (a private CA is not only the ssl suite's).
+        target = target
+            .with_tls(tls.clone())
+            .over_tls(&tls)
+            .map_err(|e| bad(e.to_string()))?;
     } else if req.ca_file.is_some() || req.server_name.is_some() {
         return Err(bad(
             "--ca-file and --server-name need an https:// --base-url",

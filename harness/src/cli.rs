@@ -266,12 +266,19 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             let mut signals = Signals::listen()?;
             let shard = shard.as_deref().map(parse_shard).transpose()?;
             crate::endpoint::Endpoint::from_env()?;
-            // Before anything is copied or started: a full disk is an error now.
+            // `--jobs`, or what this machine holds (said in the run's first line).
+            let here = crate::runner::Resources::here();
+            let (jobs, jobs_why) = match jobs {
+                Some(n) => (usize::from(n), String::new()),
+                None => (crate::runner::default_jobs(&here), format!(" ({here})")),
+            };
+            // Before anything is copied or started: an hour of stacks must not end in
+            // "cannot write", and a full disk is an error now.
             check_writable(&out)?;
             check_room(
                 &out,
                 &input.deployment.clone().unwrap_or_else(bundled::deployment),
-                jobs_for_room(jobs),
+                jobs as u64,
             )?;
             let (catalog, matrix, all) = input.load().await?;
             // Read the policy before anything starts: a bad one is an input error, not a
@@ -283,7 +290,6 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 .collect();
             catalog.check_entrypoints(&cells)?;
             let images = ImageMap::load(&images.unwrap_or_else(bundled::image_map))?;
-            // Before any stack starts: an hour of stacks must not end in "cannot write".
             let engine = Engine::connect().await?;
             crate::compose::version().await?;
             let reaped = crate::reaper::reap(&engine, &crate::reaper::Scope::DeadNotKept).await?;
@@ -309,10 +315,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 } else {
                     suites
                 },
-                jobs: jobs.map_or_else(
-                    || crate::runner::default_jobs(&crate::runner::Resources::here()),
-                    usize::from,
-                ),
+                jobs,
                 pull,
                 shard,
                 artifacts_dir: Some(out.join("artifacts")),
@@ -321,14 +324,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 keep_on_failure,
             };
             eprintln!(
-                "run {run_id}: {} cell(s), {} at a time{}",
+                "run {run_id}: {} cell(s), {} at a time{jobs_why}",
                 config.cells.len(),
                 config.jobs,
-                if jobs.is_none() {
-                    format!(" ({})", crate::runner::Resources::here())
-                } else {
-                    String::new()
-                }
             );
             let progress = crate::progress::stderr();
             // The run's future is dropped before a branch's handler runs, which kills any
@@ -558,13 +556,6 @@ fn check_writable(out: &std::path::Path) -> Result<()> {
 const OUT_ROOM_MIB: u64 = 32;
 /// Room a cell's volumes need beyond the deployment's copy before its services write data.
 const CELL_ROOM_MIB: u64 = 64;
-
-fn jobs_for_room(jobs: Option<u16>) -> u64 {
-    jobs.map_or_else(
-        || crate::runner::default_jobs(&crate::runner::Resources::here()) as u64,
-        u64::from,
-    )
-}
 
 /// Before any stack starts: a full disk must be an error now, not a cell failing to copy its
 /// deployment or a report half written an hour later. `doctor` gives the generous estimate;

@@ -344,19 +344,31 @@ impl Engine {
         result.map(|code| (code, output))
     }
 
-    /// Everything a container wrote (stdout and stderr, interleaved as the engine keeps them),
-    /// at most the last `cap` bytes; the second value says whether the start was cut.
-    pub async fn full_logs(&self, id: &str, cap: usize) -> (String, bool) {
-        let mut stream = self.docker.logs(
+    /// A container's stdout and stderr, interleaved as the engine keeps them, from its last
+    /// `tail` lines (`all` for everything).
+    fn log_stream(
+        &self,
+        id: &str,
+        tail: &str,
+    ) -> impl futures_util::Stream<
+        Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+    > + use<> {
+        self.docker.logs(
             id,
             Some(
                 LogsOptionsBuilder::default()
                     .stdout(true)
                     .stderr(true)
-                    .tail("all")
+                    .tail(tail)
                     .build(),
             ),
-        );
+        )
+    }
+
+    /// Everything a container wrote (stdout and stderr, interleaved as the engine keeps them),
+    /// at most the last `cap` bytes; the second value says whether the start was cut.
+    pub async fn full_logs(&self, id: &str, cap: usize) -> (String, bool) {
+        let mut stream = self.log_stream(id, "all");
         let mut bytes: Vec<u8> = Vec::new();
         let mut cut = false;
         while let Some(Ok(chunk)) = stream.next().await {
@@ -382,16 +394,7 @@ impl Engine {
 
     /// The last `tail` lines a container wrote (stdout and stderr).
     pub async fn logs(&self, id: &str, tail: usize) -> Vec<String> {
-        let mut stream = self.docker.logs(
-            id,
-            Some(
-                LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .tail(&tail.to_string())
-                    .build(),
-            ),
-        );
+        let mut stream = self.log_stream(id, &tail.to_string());
         let mut text = String::new();
         while let Some(Ok(chunk)) = stream.next().await {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
@@ -641,6 +644,14 @@ fn status(e: &bollard::errors::Error) -> Option<u16> {
 /// How long a removal someone else started may take before the sweep gives up on it.
 const REMOVAL_IN_PROGRESS_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The engine's own message for a failed call, without bollard's wrapping.
+fn reason(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl Engine {
     /// Returns once the engine has removed `id` (its `wait?condition=removed`), or says why not.
     async fn removed(&self, id: &str) -> std::result::Result<(), String> {
@@ -662,17 +673,7 @@ impl Engine {
             Ok(Some(Err(e))) => Err(reason(&e)),
         }
     }
-}
 
-/// The engine's own message for a failed call, without bollard's wrapping.
-fn reason(e: &bollard::errors::Error) -> String {
-    match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
-}
-
-impl Engine {
     /// The exit code of the last time `container` died, from the engine's event log (the
     /// container's own state says 0 once a restart policy has it running again).
     pub async fn last_exit_code(&self, container: &str) -> Option<i64> {

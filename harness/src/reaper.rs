@@ -49,25 +49,27 @@ pub async fn reap(engine: &Engine, scope: &Scope) -> Result<Reaped> {
             reaped.runs.push(run);
         }
     }
-    if let Ok(entries) = std::fs::read_dir(workspace::root()) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let take = match scope {
-                Scope::Run(id) => entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("dc-{id}-")),
-                Scope::Dead | Scope::DeadNotKept => {
-                    let owner = std::fs::read_to_string(path.join(OWNER_FILE))
-                        .ok()
-                        .and_then(|t| Owner::parse(t.trim()));
-                    owner.is_some_and(|o| !o.is_alive())
-                        && (*scope == Scope::Dead || !path.join(workspace::KEPT_FILE).exists())
-                }
-            };
-            if take && std::fs::remove_dir_all(&path).is_ok() {
-                reaped.directories += 1;
-            }
+    let dirs = match scope {
+        Scope::Run(id) => workspace::run_workspaces(id),
+        Scope::Dead | Scope::DeadNotKept => std::fs::read_dir(workspace::root())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|path| {
+                        let owner = std::fs::read_to_string(path.join(OWNER_FILE))
+                            .ok()
+                            .and_then(|t| Owner::parse(t.trim()));
+                        owner.is_some_and(|o| !o.is_alive())
+                            && (*scope == Scope::Dead || !path.join(workspace::KEPT_FILE).exists())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    for path in dirs {
+        if std::fs::remove_dir_all(&path).is_ok() {
+            reaped.directories += 1;
         }
     }
     Ok(reaped)

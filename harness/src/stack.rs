@@ -235,17 +235,17 @@ impl Stack {
                 .collect()
         };
         let mut verdict = judge(&self.model, &states, &running_for);
-        // A container running again after a restart says 0; its last death is in the events.
-        if let Verdict::Fatal { service, reason } = &mut verdict
-            && reason.contains("(crash loop)")
-            && let Some(s) = states.iter().find(|s| &s.service == service)
+        // A container running again after a restart says 0; its last death is in the engine's
+        // events. Judged again with that code, so the verdict names it.
+        if let Verdict::Fatal { service, .. } = &verdict
+            && let Some(s) = states.iter_mut().find(|s| &s.service == service)
+            && (s.state == "restarting" || s.restart_count > 0)
+            && s.exit_code.is_none_or(|c| c == 0)
             && let Some(code) = self.engine.last_exit_code(&s.id).await
             && code != 0
         {
-            *reason = reason.replace(
-                "(crash loop)",
-                &format!("(crash loop, last exit code {code})"),
-            );
+            s.exit_code = Some(code);
+            verdict = judge(&self.model, &states, &running_for);
         }
         Ok((states, verdict))
     }

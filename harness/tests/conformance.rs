@@ -6,11 +6,8 @@ mod common;
 use harness::catalog::Catalog;
 use harness::deployment::{Deployment, bundled};
 use harness::engine::Engine;
-use harness::images::ImageMap;
-use harness::labels;
-use harness::matrix::{Matrix, select};
+use harness::matrix::Matrix;
 use harness::report::{CellReport, CellStatus};
-use harness::runner::{self, RunConfig};
 use rstest::rstest;
 use suites::{Status, Suite};
 
@@ -60,46 +57,7 @@ fn assert_default_findings(report: &CellReport) {
 const SMOKE_CELLS: &[&str] = &["pgvector.opendal"];
 
 async fn run_cell(engine: &Engine, matrix: &std::path::Path, id: &str) -> CellReport {
-    let matrix = Matrix::load(matrix).unwrap();
-    let catalog = Catalog::load(Deployment::open(&bundled::deployment()).unwrap())
-        .await
-        .unwrap();
-    let all = matrix
-        .expand(Some(&catalog.sets), &catalog.recipes)
-        .unwrap();
-    let cells = select(&all, &[id.to_string()]).unwrap();
-    let images = ImageMap::load(&bundled::image_map())
-        .unwrap()
-        .present_on(engine)
-        .await;
-    let config = RunConfig {
-        catalog,
-        matrix,
-        cells: cells.clone(),
-        images: images.clone(),
-        suites: Suite::ALL.to_vec(),
-        jobs: 1,
-        pull: false,
-        shard: None,
-        artifacts_dir: Some(
-            std::env::temp_dir().join(format!("dc-artifacts-{}", std::process::id())),
-        ),
-        while_up: None,
-        logs_dir: None,
-        keep_on_failure: false,
-    };
-    let run_id = runner::new_run_id();
-    let report = runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
-        eprintln!("{l}")
-    })
-    .await;
-    let left = engine.managed_runs().await.unwrap();
-    assert!(
-        !left.contains_key(&run_id),
-        "teardown left objects labelled {}={run_id}",
-        labels::RUN
-    );
-    report
+    common::run_cell(engine, matrix, id, Suite::ALL.to_vec(), None).await
 }
 
 /// Every check's verdict, failures with their full evidence.

@@ -111,16 +111,12 @@ fn objects_of(run_id: &str) -> Vec<String> {
     found
 }
 
-fn workspaces_of(run_id: &str) -> Vec<PathBuf> {
-    workspace::run_workspaces(run_id)
-}
-
 /// The end every fault test asserts: nothing of the run on the engine or on disk.
 fn assert_nothing_left(run_id: &str) {
     assert!(!run_id.is_empty(), "the run never printed its id");
     let left = objects_of(run_id);
     assert!(left.is_empty(), "run {run_id} left {left:?}");
-    let dirs = workspaces_of(run_id);
+    let dirs = workspace::run_workspaces(run_id);
     assert!(dirs.is_empty(), "run {run_id} left workspaces {dirs:?}");
 }
 
@@ -553,7 +549,11 @@ async fn keep_on_failure_leaves_the_stack_until_reap_removes_it() {
         "{stderr}"
     );
     assert!(!objects_of(&id).is_empty(), "the stack is kept");
-    assert_eq!(workspaces_of(&id).len(), 1, "the workspace is kept");
+    assert_eq!(
+        workspace::run_workspaces(&id).len(),
+        1,
+        "the workspace is kept"
+    );
     // A later run's own reaping leaves a kept stack alone.
     let quiet = matrix(
         dir.path(),

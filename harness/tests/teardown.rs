@@ -52,21 +52,6 @@ async fn leftovers(engine: &Engine, run_id: &str) -> bool {
     engine.managed_runs().await.unwrap().contains_key(run_id)
 }
 
-fn workspaces_of(run_id: &str) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(workspace::root())
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with(&format!("dc-{run_id}-")))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_tears_the_stack_down_and_exits_130() {
     let Some(engine) = common::engine_or_skip("ctrl-c").await else {
@@ -85,7 +70,10 @@ async fn ctrl_c_tears_the_stack_down_and_exits_130() {
         !leftovers(&engine, &run_id).await,
         "Ctrl-C left labelled objects of run {run_id}"
     );
-    assert!(workspaces_of(&run_id).is_empty(), "Ctrl-C left a workspace");
+    assert!(
+        workspace::run_workspaces(&run_id).is_empty(),
+        "Ctrl-C left a workspace"
+    );
     assert!(!out.path().join("report.json").exists(), "no half report");
 }
 
@@ -115,5 +103,8 @@ async fn a_killed_run_is_reaped() {
         !leftovers(&engine, &run_id).await,
         "reap left objects of run {run_id}"
     );
-    assert!(workspaces_of(&run_id).is_empty(), "reap left the workspace");
+    assert!(
+        workspace::run_workspaces(&run_id).is_empty(),
+        "reap left the workspace"
+    );
 }

@@ -14,14 +14,10 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use harness::catalog::Catalog;
-use harness::deployment::{Deployment, bundled};
-use harness::engine::Engine;
-use harness::images::ImageMap;
-use harness::matrix::{Matrix, select};
+use harness::deployment::bundled;
 use harness::report::CellStatus;
 use harness::report::CheckResult;
-use harness::runner::{self, LiveCell, RunConfig, WhileUp};
+use harness::runner::{LiveCell, WhileUp};
 use rstest::rstest;
 use suites::{Status, Suite};
 
@@ -167,7 +163,14 @@ async fn the_ssl_suite_agrees_with_testssl(#[case] matrix: &str) {
             })
         }))
     };
-    let report = run_ssl(&engine, &bundled::root().join(matrix), hook).await;
+    let report = common::run_cell(
+        &engine,
+        &bundled::root().join(matrix),
+        "pgvector.opendal",
+        vec![Suite::Ssl],
+        Some(hook),
+    )
+    .await;
     assert_ne!(
         report.status,
         CellStatus::Error,
@@ -225,39 +228,4 @@ async fn the_ssl_suite_agrees_with_testssl(#[case] matrix: &str) {
         chain.status == Status::Passed,
         "chain: {row}"
     );
-}
-
-/// Runs the one cell of `matrix` with only the ssl suite, calling `hook` while it is up.
-async fn run_ssl(engine: &Engine, matrix: &Path, hook: WhileUp) -> harness::report::CellReport {
-    let matrix = Matrix::load(matrix).unwrap();
-    let catalog = Catalog::load(Deployment::open(&bundled::deployment()).unwrap())
-        .await
-        .unwrap();
-    let all = matrix
-        .expand(Some(&catalog.sets), &catalog.recipes)
-        .unwrap();
-    let cells = select(&all, &["pgvector.opendal".to_string()]).unwrap();
-    let images = ImageMap::load(&bundled::image_map())
-        .unwrap()
-        .present_on(engine)
-        .await;
-    let config = RunConfig {
-        catalog,
-        matrix,
-        cells: cells.clone(),
-        images: images.clone(),
-        suites: vec![Suite::Ssl],
-        jobs: 1,
-        pull: false,
-        shard: None,
-        artifacts_dir: None,
-        while_up: Some(hook),
-        logs_dir: None,
-        keep_on_failure: false,
-    };
-    let run_id = runner::new_run_id();
-    runner::run_cell(&config, &images, &cells[0], engine, &run_id, &|l: &str| {
-        eprintln!("{l}")
-    })
-    .await
 }

@@ -44,7 +44,9 @@ impl<T: Clone> Done<T> {
                 self.outcome.check,
                 match self.outcome.status {
                     crate::Status::Skipped => format!("was skipped ({})", self.outcome.got),
-                    _ => "did not pass".to_string(),
+                    // What it got says why here too: against a server that is not Dify's
+                    // console, that is the whole story.
+                    _ => format!("failed ({})", self.outcome.got),
                 }
             )
         })
